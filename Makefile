@@ -1,0 +1,62 @@
+# medzen.ehrbase — one entry point for set-up, the local environment and tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+BIN         := $(abspath $(VENV)/bin)
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# The local emulator's endpoint; the local inventory reads the same variable.
+export AWS_ENDPOINT_URL ?= http://127.0.0.1:5000
+# Tests run against their own emulator/PostgreSQL/stand-ins so they never touch `make local`'s state.
+TEST_ENV    := AWS_ENDPOINT_URL=http://127.0.0.1:5100 EHRBASE_LOCAL_STATE=$(CURDIR)/.local-test EHRBASE_LOCAL_PORT_OFFSET=100
+STAMP       := $(VENV)/.installed
+
+.PHONY: help setup local-up local-down local-status local test lint unit molecule integration clean
+
+help:  ## List targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(STAMP)  ## Install Python deps (venv) and PostgreSQL 15 for local mode
+	@bash local/install_system_deps.sh
+
+local-up: setup  ## Start the AWS emulator (+ PostgreSQL, EHRbase stand-ins); reuses running ones
+	$(PY) local/localenv.py up
+
+local-down:  ## Stop what local-up started (by pid file)
+	$(PY) local/localenv.py down
+
+local-status:  ## Show what the local environment runs
+	$(PY) local/localenv.py status
+
+local: local-up  ## Deploy the whole plan to the local emulator
+	ansible-playbook site.yml -i inventories/local
+
+test: setup lint unit molecule integration  ## Everything CI runs
+
+lint: setup  ## yamllint + ansible-lint (production profile)
+	yamllint -s .
+	ansible-lint --profile production
+
+unit: setup  ## pytest unit and module tests (own emulator and PostgreSQL)
+	$(TEST_ENV) $(PY) local/localenv.py up
+	$(TEST_ENV) $(PY) -m pytest -q tests/unit
+
+molecule: setup  ## Molecule scenarios against the test emulator
+	$(TEST_ENV) $(PY) local/localenv.py up
+	$(TEST_ENV) molecule test --all
+
+integration: setup  ## Full site.yml runs from an empty emulator
+	$(TEST_ENV) $(PY) local/localenv.py up
+	$(TEST_ENV) $(PY) -m pytest -q tests/integration
+
+clean:  ## Stop the test environment and remove its state
+	-$(TEST_ENV) $(PY) local/localenv.py down
+	rm -rf .local-test

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Local environment for medzen.ehrbase: the AWS emulator and its companions.
+
+    localenv.py up | down | status
+
+`up` is idempotent: a service that already runs (pid file alive and port
+answering) is reused with its state, so a second `make local` converges the same
+deployment. `down` stops only what `up` started, by pid file, never by name.
+
+Services (all on 127.0.0.1):
+  moto            AWS emulator, port from AWS_ENDPOINT_URL (default 5000)
+  postgres-<reg>  one PostgreSQL per region (RDS stand-in), see pg.py
+  standin-<reg>   EHRbase stand-in per region, see standin.py
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+STATE = os.environ.get("EHRBASE_LOCAL_STATE", os.path.join(ROOT, ".local"))
+RUN = os.path.join(STATE, "run")
+LOGS = os.path.join(STATE, "log")
+PY = sys.executable
+
+
+def aws_endpoint():
+    url = os.environ.get("AWS_ENDPOINT_URL") or "http://127.0.0.1:5000"
+    parsed = urllib.parse.urlparse(url)
+    return parsed.hostname or "127.0.0.1", parsed.port or 5000
+
+
+def port_open(host, port, timeout=0.5):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    # A zombie still "exists"; treat it as dead.
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def read_pid(name):
+    try:
+        with open(os.path.join(RUN, name + ".pid")) as fh:
+            return int(fh.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def wait_for(what, check, timeout, proc=None, log=None):
+    """Wait with progress: what we wait for and for how long."""
+    start = time.monotonic()
+    last = 0.0
+    while True:
+        if check():
+            return time.monotonic() - start
+        waited = time.monotonic() - start
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit("%s exited with code %s during start-up; see %s" % (what, proc.returncode, log))
+        if waited > timeout:
+            raise SystemExit("gave up waiting for %s after %.0f s; see %s" % (what, waited, log))
+        if waited - last >= 5:
+            print("  ... still waiting for %s (%.0f s of %d s)" % (what, waited, timeout), flush=True)
+            last = waited
+        time.sleep(0.2)
+
+
+class Service:
+    """A background process with a pid file, a log file and a readiness check."""
+
+    def __init__(self, name, port, argv, env=None, ready_timeout=60, host="127.0.0.1"):
+        self.name, self.port, self.argv, self.env = name, port, argv, env or {}
+        self.ready_timeout, self.host = ready_timeout, host
+
+    @property
+    def log(self):
+        return os.path.join(LOGS, self.name + ".log")
+
+    def running(self):
+        pid = read_pid(self.name)
+        return pid is not None and pid_alive(pid) and port_open(self.host, self.port)
+
+    def prepare(self):
+        """Hook for one-time set-up before the first start (e.g. initdb)."""
+
+    def start(self):
+        if self.running():
+            print("%-22s reused (pid %s, %s:%s)" % (self.name, read_pid(self.name), self.host, self.port))
+            return
+        if port_open(self.host, self.port):
+            raise SystemExit(
+                "%s: port %s:%s is already used by a process this tool did not start. Stop it or choose "
+                "another port (see README, Local mode)." % (self.name, self.host, self.port)
+            )
+        self.prepare()
+        env = dict(os.environ, **self.env)
+        with open(self.log, "ab") as log:
+            proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True, cwd=ROOT)
+        with open(os.path.join(RUN, self.name + ".pid"), "w") as fh:
+            fh.write(str(proc.pid))
+        took = wait_for("%s on %s:%s" % (self.name, self.host, self.port),
+                        lambda: port_open(self.host, self.port), self.ready_timeout, proc, self.log)
+        print("%-22s started (pid %s, %s:%s, ready in %.1f s)" % (self.name, proc.pid, self.host, self.port, took))
+
+    def stop(self):
+        pid = read_pid(self.name)
+        pidfile = os.path.join(RUN, self.name + ".pid")
+        if pid is None:
+            print("%-22s not started by localenv" % self.name)
+            return
+        if pid_alive(pid):
+            os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if pid_alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+            print("%-22s stopped (pid %s)" % (self.name, pid))
+        else:
+            print("%-22s was not running (stale pid file removed)" % self.name)
+        os.unlink(pidfile)
+
+    def status(self):
+        pid = read_pid(self.name)
+        state = "running" if self.running() else ("dead (stale pid)" if pid else "stopped")
+        return "%-22s %-18s pid=%-8s %s:%s  log=%s" % (self.name, state, pid or "-", self.host, self.port,
+                                                       os.path.relpath(self.log, ROOT))
+
+
+def services():
+    host, port = aws_endpoint()
+    moto = Service(
+        "moto", port,
+        [PY, os.path.join(HERE, "moto_shims.py"), "-H", host, "-p", str(port)],
+        env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}, host=host,
+    )
+    found = [moto]
+    for extra in ("pg", "standin"):
+        try:
+            mod = __import__(extra)
+        except ImportError:
+            continue
+        found.extend(mod.services(Service))
+    return found
+
+
+def main(argv):
+    sys.path.insert(0, HERE)
+    os.makedirs(RUN, exist_ok=True)
+    os.makedirs(LOGS, exist_ok=True)
+    cmd = argv[0] if argv else "status"
+    if cmd == "up":
+        for svc in services():
+            svc.start()
+    elif cmd == "down":
+        for svc in reversed(services()):
+            svc.stop()
+    elif cmd == "status":
+        for svc in services():
+            print(svc.status())
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: MedZen Health
+# Apache License 2.0
+"""Filters for validating a deployment plan and naming its resources."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import (
+    region_short,
+    subnet_layout,
+    subnets_by_az,
+    validate_plan,
+)
+
+# Host variables the plan validator reads for every region.
+PLAN_VARIABLES = (
+    "ehrbase_project",
+    "ehrbase_environment",
+    "ehrbase_domain",
+    "ehrbase_region_role",
+    "ehrbase_name_prefix",
+    "network_vpc_cidr",
+    "network_public_subnets",
+    "network_private_subnets",
+    "network_rds_admin_cidrs",
+)
+
+
+def plan_errors(hostvars, regions):
+    """Validate every region's plan; `regions` are inventory hosts, each one a region."""
+    plans = {}
+    for host in regions:
+        hv = hostvars[host]
+        region = hv.get("ehrbase_region", host)
+        plans[region] = {name: hv.get(name) for name in PLAN_VARIABLES}
+    return validate_plan(plans)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "plan_errors": plan_errors,
+            "region_short": region_short,
+            "subnet_layout": subnet_layout,
+            "subnets_by_az": subnets_by_az,
+        }

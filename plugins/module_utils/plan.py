@@ -1,0 +1,257 @@
+# -*- coding: utf-8 -*-
+# Copyright: MedZen Health
+# Apache License 2.0
+"""Pure validation of a deployment plan (no AWS calls).
+
+AWS and the local emulator accept many plans that cannot work (overlapping VPCs
+that can never be peered, a subnet outside its VPC, a target group name AWS will
+reject at the very end of a run).  Every rule here runs before any change is made
+and returns messages an operator can act on: variable, value, rule, fix.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+
+# Regions where EHRbase may be deployed; botocore's list would also do, but a fixed
+# list keeps the validator pure and testable.  Opt-in status is checked live.
+KNOWN_REGIONS = frozenset(
+    """
+    us-east-1 us-east-2 us-west-1 us-west-2 af-south-1 ap-east-1 ap-south-1 ap-south-2
+    ap-southeast-1 ap-southeast-2 ap-southeast-3 ap-southeast-4 ap-southeast-5 ap-northeast-1
+    ap-northeast-2 ap-northeast-3 ca-central-1 ca-west-1 eu-central-1 eu-central-2 eu-west-1
+    eu-west-2 eu-west-3 eu-south-1 eu-south-2 eu-north-1 il-central-1 me-south-1 me-central-1
+    mx-central-1 sa-east-1
+    """.split()
+)
+OPT_IN_REGIONS = frozenset(
+    "af-south-1 ap-east-1 ap-south-2 ap-southeast-3 ap-southeast-4 ap-southeast-5 ca-west-1 "
+    "eu-central-2 eu-south-1 eu-south-2 il-central-1 me-south-1 me-central-1 mx-central-1".split()
+)
+REGION_ROLES = ("primary", "secondary", "africa")
+
+_DIRECTIONS = {
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "central": "c",
+    "northeast": "ne",
+    "northwest": "nw",
+    "southeast": "se",
+    "southwest": "sw",
+}
+
+# Longest suffix our roles append to the name prefix, per AWS limit.
+NAME_LIMITS = (
+    ("application load balancer", "-alb", 32, r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"),
+    ("target group", "-tg", 32, r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"),
+    ("RDS instance identifier", "-db", 63, r"^[a-z][a-z0-9-]*[a-z0-9]$"),
+    ("RDS parameter group", "-pg16", 255, r"^[a-z][a-z0-9-]*[a-z0-9]$"),
+    ("ECS cluster", "-cluster", 255, r"^[A-Za-z0-9_-]+$"),
+    ("IAM role", "-ecs-execution", 64, r"^[\w+=,.@-]+$"),
+    ("security group", "-rds-sg", 255, r"^[\w .:/()#,@\[\]+=&;{}!$*-]+$"),
+)
+
+_DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def region_short(region):
+    """eu-west-1 -> euw1, ap-southeast-2 -> apse2 (AWS's own short codes)."""
+    parts = str(region).split("-")
+    if len(parts) != 3:
+        return str(region).replace("-", "")
+    return parts[0] + _DIRECTIONS.get(parts[1], parts[1][:2]) + parts[2]
+
+
+def _err(variable, value, rule, fix, region=None):
+    where = " (region %s)" % region if region else ""
+    return "%s%s = %r: %s. Fix: %s" % (variable, where, value, rule, fix)
+
+
+def _network(value):
+    try:
+        return ipaddress.ip_network(str(value), strict=True), None
+    except ValueError as e:
+        return None, str(e)
+
+
+def _check_subnets(region, var, subnets, vpc, errors):
+    """Validate one tier's list of {cidr, az}; returns the parsed networks."""
+    nets = []
+    if not isinstance(subnets, list) or len(subnets) != 2:
+        errors.append(
+            _err(var, subnets, "must be a list of exactly 2 subnets ({cidr, az}), one per Availability Zone",
+                 "list two subnets, e.g. [{cidr: 10.0.1.0/24, az: %sa}, {cidr: 10.0.2.0/24, az: %sb}]"
+                 % (region, region), region)
+        )
+        return nets
+    azs = []
+    for i, sub in enumerate(subnets):
+        item = "%s[%d]" % (var, i)
+        if not isinstance(sub, dict) or not isinstance(sub.get("cidr"), str) or not isinstance(sub.get("az"), str):
+            errors.append(_err(item, sub, "must be a mapping with string keys 'cidr' and 'az'",
+                               "write it as {cidr: 10.x.y.0/24, az: %sa}" % region, region))
+            continue
+        net, problem = _network(sub["cidr"])
+        if net is None:
+            errors.append(_err(item + ".cidr", sub["cidr"], "is not a valid IPv4 network (%s)" % problem,
+                               "use network-address/prefix such as 10.0.1.0/24", region))
+        elif vpc is not None and not net.subnet_of(vpc):
+            errors.append(_err(item + ".cidr", sub["cidr"], "lies outside the VPC %s" % vpc,
+                               "choose a subnet inside %s" % vpc, region))
+        elif not 16 <= net.prefixlen <= 28:
+            errors.append(_err(item + ".cidr", sub["cidr"], "AWS subnets must be between /16 and /28",
+                               "use a prefix length from 16 to 28 (24 is usual)", region))
+        else:
+            nets.append((item, net))
+        az = sub["az"]
+        if not re.match(r"^%s[a-z]$" % re.escape(region), az):
+            errors.append(_err(item + ".az", az, "is not an Availability Zone of %s" % region,
+                               "use a zone name such as %sa" % region, region))
+        azs.append(az)
+    if len(azs) == 2 and azs[0] == azs[1]:
+        errors.append(_err(var, azs, "both subnets are in one Availability Zone; Multi-AZ needs 2 distinct AZs",
+                           "put the second subnet in another zone, e.g. %sb" % region, region))
+    return nets
+
+
+def validate_region(region, plan):
+    """Rules for one region's plan. `plan` holds that host's variables."""
+    errors = []
+    if not isinstance(region, str) or not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", region) \
+            or region not in KNOWN_REGIONS:
+        errors.append(_err("ehrbase_region", region, "is not an AWS region name",
+                           "use one of: %s" % ", ".join(sorted(KNOWN_REGIONS))))
+        return errors
+    role = plan.get("ehrbase_region_role")
+    if role not in REGION_ROLES:
+        errors.append(_err("ehrbase_region_role", role, "must be one of %s" % ", ".join(REGION_ROLES),
+                           "set ehrbase_region_role in the region's host_vars", region))
+    vpc, problem = _network(plan.get("network_vpc_cidr"))
+    if vpc is None:
+        errors.append(_err("network_vpc_cidr", plan.get("network_vpc_cidr"),
+                           "is not a valid IPv4 network (%s)" % problem,
+                           "use network-address/prefix such as 10.0.0.0/16", region))
+    elif not 16 <= vpc.prefixlen <= 28:
+        errors.append(_err("network_vpc_cidr", str(vpc), "AWS VPCs must be between /16 and /28",
+                           "use a prefix length from 16 to 28 (16 is usual)", region))
+        vpc = None
+    public = _check_subnets(region, "network_public_subnets", plan.get("network_public_subnets"), vpc, errors)
+    private = _check_subnets(region, "network_private_subnets", plan.get("network_private_subnets"), vpc, errors)
+    allnets = public + private
+    for i, (name_a, a) in enumerate(allnets):
+        for name_b, b in allnets[i + 1:]:
+            if a.overlaps(b):
+                errors.append(_err(name_b + ".cidr", str(b), "overlaps %s (%s) in the same VPC" % (name_a, a),
+                                   "give every subnet its own range", region))
+    pub_azs = sorted(s.get("az") for s in plan.get("network_public_subnets") or [] if isinstance(s, dict))
+    prv_azs = sorted(s.get("az") for s in plan.get("network_private_subnets") or [] if isinstance(s, dict))
+    if pub_azs and prv_azs and pub_azs != prv_azs:
+        errors.append(_err("network_private_subnets", prv_azs,
+                           "private subnets must use the same AZs as the public ones %s (each AZ's NAT "
+                           "gateway lives in its public subnet)" % pub_azs,
+                           "use the same two zones for both tiers", region))
+    for idx, cidr in enumerate(plan.get("network_rds_admin_cidrs") or []):
+        net, problem = _network(cidr)
+        var = "network_rds_admin_cidrs[%d]" % idx
+        if net is None:
+            errors.append(_err(var, cidr, "is not a valid IPv4 network (%s)" % problem,
+                               "use e.g. 203.0.113.10/32", region))
+        elif net.prefixlen < 16:
+            errors.append(_err(var, cidr, "opens PostgreSQL to %d addresses; the admin path must be narrow"
+                               % net.num_addresses, "use the /32 of your bastion or VPN", region))
+    prefix = plan.get("ehrbase_name_prefix")
+    if not isinstance(prefix, str) or not prefix:
+        errors.append(_err("ehrbase_name_prefix", prefix, "must be a non-empty string",
+                           "leave it to the default or set e.g. medzen-prod-euw1", region))
+    else:
+        for what, suffix, limit, pattern in NAME_LIMITS:
+            name = prefix + suffix
+            if len(name) > limit:
+                errors.append(_err("ehrbase_name_prefix", prefix,
+                                   "makes the %s name %r %d characters long; AWS allows %d"
+                                   % (what, name, len(name), limit),
+                                   "shorten ehrbase_project or ehrbase_environment (at most %d characters "
+                                   "for the prefix)" % (limit - len(suffix)), region))
+            elif not re.match(pattern, name):
+                errors.append(_err("ehrbase_name_prefix", prefix,
+                                   "makes the %s name %r, which AWS rejects (allowed: %s)" % (what, name, pattern),
+                                   "use lower-case letters, digits and hyphens, starting with a letter", region))
+    return errors
+
+
+def validate_global(plan):
+    """Rules that hold for the deployment as a whole (first region's view of the globals)."""
+    errors = []
+    domain = plan.get("ehrbase_domain")
+    if not isinstance(domain, str) or not domain:
+        errors.append(_err("ehrbase_domain", domain, "is required: the public name of the EHR service",
+                           "set ehrbase_domain, e.g. ehr.medzenhealth.app, in group_vars"))
+    else:
+        labels = domain.rstrip(".").split(".")
+        if len(domain) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL.match(lbl) for lbl in labels):
+            errors.append(_err("ehrbase_domain", domain,
+                               "is not a valid lower-case DNS name with at least two labels",
+                               "use a name such as ehr.medzenhealth.app"))
+    env = plan.get("ehrbase_environment")
+    if not isinstance(env, str) or not re.match(r"^[a-z][a-z0-9]{1,9}$", env):
+        errors.append(_err("ehrbase_environment", env, "must be 2-10 lower-case letters/digits starting with a letter",
+                           "use e.g. prod, staging or local"))
+    project = plan.get("ehrbase_project")
+    if not isinstance(project, str) or not re.match(r"^[a-z][a-z0-9]{1,11}$", project):
+        errors.append(_err("ehrbase_project", project, "must be 2-12 lower-case letters/digits starting with a letter",
+                           "use e.g. medzen"))
+    return errors
+
+
+def validate_plan(plans):
+    """`plans` maps region name -> that region's variables. Returns a list of messages."""
+    errors = []
+    if not plans:
+        return ["inventory group ehrbase_regions = []: no region to deploy. Fix: add at least one region host"]
+    first = next(iter(plans.values()))
+    errors.extend(validate_global(first))
+    roles = {}
+    for region, plan in plans.items():
+        errors.extend(validate_region(region, plan))
+        roles.setdefault(plan.get("ehrbase_region_role"), []).append(region)
+    primaries = roles.get("primary", [])
+    if len(primaries) != 1:
+        errors.append(_err("ehrbase_region_role", primaries,
+                           "exactly one region must be the primary (it serves Europe and the default answer)",
+                           "set ehrbase_region_role: primary on one region and secondary/africa on the others"))
+    vpcs = []
+    for region, plan in plans.items():
+        net, _problem = _network(plan.get("network_vpc_cidr"))
+        if net is not None:
+            for other_region, other in vpcs:
+                if net.overlaps(other):
+                    errors.append(_err("network_vpc_cidr", str(net),
+                                       "overlaps the VPC of %s (%s); regions need distinct ranges so they "
+                                       "can be peered or reached over VPN later" % (other_region, other),
+                                       "give each region its own /16, e.g. 10.0/10.1/10.2.0.0/16", region))
+            vpcs.append((region, net))
+    return errors
+
+
+def subnet_layout(public, private, prefix):
+    """The plan's subnets with generated names and tiers: medzen-prod-euw1-public-a, ..."""
+    layout = []
+    for tier, subnets in (("public", public), ("private", private)):
+        for sub in subnets or []:
+            layout.append({"name": "%s-%s-%s" % (prefix, tier, sub["az"][-1:]), "cidr": sub["cidr"],
+                           "az": sub["az"], "tier": tier})
+    return layout
+
+
+def subnets_by_az(results):
+    """Subnet task results -> {az: {public: id, private: id}}."""
+    out = {}
+    for res in results:
+        item = res["item"]
+        out.setdefault(item["az"], {})[item["tier"]] = res["subnet"]["id"]
+    return out
