@@ -38,9 +38,25 @@ def plan_errors(hostvars, regions):
     return validate_plan(plans)
 
 
+def argspec_types_only(options):
+    """An argument spec's options without their defaults (recursively).
+
+    Preflight checks only what the inventory provides; the roles' own defaults are
+    Jinja expressions that only make sense inside the role.
+    """
+    out = {}
+    for name, spec in (options or {}).items():
+        spec = {k: v for k, v in spec.items() if k != "default"}
+        if "options" in spec:
+            spec["options"] = argspec_types_only(spec["options"])
+        out[name] = spec
+    return out
+
+
 class FilterModule(object):
     def filters(self):
         return {
+            "argspec_types_only": argspec_types_only,
             "plan_errors": plan_errors,
             "region_short": region_short,
             "subnet_layout": subnet_layout,

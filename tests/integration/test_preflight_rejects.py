@@ -1,0 +1,121 @@
+"""Invalid plans fail in preflight, with their own message, before any AWS change."""
+
+import os
+import shutil
+
+import pytest
+import yaml
+
+from helpers import REGIONS, ROOT, aws, run_playbook
+
+CASES = {
+    # name: (edit(inventory_dir), expected message fragment)
+    "overlapping_vpcs_across_regions": (
+        lambda inv: edit(inv, "eu-central-1", network_vpc_cidr="10.0.0.0/16",
+                         network_public_subnets=[{"cidr": "10.0.1.0/24", "az": "eu-central-1a"},
+                                                 {"cidr": "10.0.2.0/24", "az": "eu-central-1b"}],
+                         network_private_subnets=[{"cidr": "10.0.11.0/24", "az": "eu-central-1a"},
+                                                  {"cidr": "10.0.12.0/24", "az": "eu-central-1b"}]),
+        "overlaps the VPC of eu-west-1",
+    ),
+    "subnet_outside_vpc": (
+        lambda inv: edit(inv, "af-south-1", network_private_subnets=[{"cidr": "10.2.11.0/24", "az": "af-south-1a"},
+                                                                     {"cidr": "10.7.12.0/24", "az": "af-south-1b"}]),
+        "network_private_subnets[1].cidr (region af-south-1) = '10.7.12.0/24': lies outside the VPC",
+    ),
+    "one_az": (
+        lambda inv: edit(inv, "eu-west-1", network_public_subnets=[{"cidr": "10.0.1.0/24", "az": "eu-west-1a"},
+                                                                   {"cidr": "10.0.2.0/24", "az": "eu-west-1a"}]),
+        "Multi-AZ needs 2 distinct AZs",
+    ),
+    "unknown_region": (lambda inv: rename_host(inv, "af-south-1", "af-middle-7"), "ehrbase_region = 'af-middle-7'"),
+    "name_too_long": (
+        lambda inv: edit_all(inv, ehrbase_environment="productionx", ehrbase_project="medzenhealthx"),
+        "ehrbase_project = 'medzenhealthx'",
+    ),
+    "alb_name_too_long": (
+        lambda inv: edit(inv, "eu-west-1", ehrbase_name_prefix="medzen-production-ireland-euw1"),
+        "AWS allows 32",
+    ),
+    "missing_domain": (lambda inv: edit_all(inv, ehrbase_domain=""), "ehrbase_domain = ''"),
+    "wrong_type_subnets": (
+        lambda inv: edit(inv, "eu-west-1", network_public_subnets="10.0.1.0/24,10.0.2.0/24"),
+        "network_public_subnets (region eu-west-1) = '10.0.1.0/24,10.0.2.0/24': must be a list",
+    ),
+    "invalid_cidr": (lambda inv: edit(inv, "eu-west-1", network_vpc_cidr="10.0.0.300/16"), "not a valid IPv4 network"),
+    "two_primaries": (lambda inv: edit(inv, "eu-central-1", ehrbase_region_role="primary"),
+                      "exactly one region must be the primary"),
+    "az_of_other_region": (
+        lambda inv: edit(inv, "eu-central-1",
+                         network_private_subnets=[{"cidr": "10.1.11.0/24", "az": "eu-west-1a"},
+                                                  {"cidr": "10.1.12.0/24", "az": "eu-central-1b"}]),
+        "is not an Availability Zone of eu-central-1",
+    ),
+    "world_open_admin_cidr": (lambda inv: edit(inv, "eu-west-1", network_rds_admin_cidrs=["0.0.0.0/0"]),
+                              "the admin path must be narrow"),
+}
+
+
+def edit(inv, host, **values):
+    path = os.path.join(inv, "host_vars", host + ".yml")
+    with open(path) as fh:
+        data = yaml.safe_load(fh)
+    data.update(values)
+    with open(path, "w") as fh:
+        yaml.safe_dump(data, fh)
+
+
+def edit_all(inv, **values):
+    path = os.path.join(inv, "group_vars", "all", "main.yml")
+    with open(path) as fh:
+        data = yaml.safe_load(fh)
+    data.update(values)
+    with open(path, "w") as fh:
+        yaml.safe_dump(data, fh)
+
+
+def rename_host(inv, old, new):
+    hosts = os.path.join(inv, "hosts.yml")
+    with open(hosts) as fh:
+        text = fh.read()
+    with open(hosts, "w") as fh:
+        fh.write(text.replace(old + ":", new + ":"))
+    os.rename(os.path.join(inv, "host_vars", old + ".yml"), os.path.join(inv, "host_vars", new + ".yml"))
+
+
+def our_resources():
+    """Everything tagged by this collection, in every region of the plan."""
+    found = []
+    for region in REGIONS:
+        ec2 = aws("ec2", region)
+        flt = [{"Name": "tag:ManagedBy", "Values": ["ansible/medzen.ehrbase"]}]
+        found += [v["VpcId"] for v in ec2.describe_vpcs(Filters=flt)["Vpcs"]]
+        found += [s["GroupId"] for s in ec2.describe_security_groups(Filters=flt)["SecurityGroups"]]
+        found += [s["Name"] for s in aws("secretsmanager", region).list_secrets()["SecretList"]]
+    return found
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_invalid_plan_is_refused_before_any_change(case, tmp_path, emulator):
+    inv = str(tmp_path / "inv")
+    shutil.copytree(os.path.join(ROOT, "inventories", "local"), inv)  # symlinks resolved into copies
+    edit_fn, expected = CASES[case]
+    edit_fn(inv)
+    rc, out = run_playbook("site.yml", inventory=inv)
+    assert rc != 0, out
+    assert expected in out, out
+    assert "no AWS resource was touched" in out or "Nothing was changed" in out, out
+    assert "PLAY [Region" not in out, "a region play started despite the invalid plan"
+    assert our_resources() == []
+
+
+def test_wrong_type_caught_by_role_argument_spec(tmp_path, emulator):
+    """Types the plan validator does not read are caught by the roles' argument specs."""
+    inv = str(tmp_path / "inv")
+    shutil.copytree(os.path.join(ROOT, "inventories", "local"), inv)
+    edit(inv, "eu-west-1", network_tags=["Project", "medzen"])
+    rc, out = run_playbook("site.yml", inventory=inv)
+    assert rc != 0
+    assert "role network rejects its variables" in out, out
+    assert "network_tags" in out and "Nothing was changed" in out, out
+    assert our_resources() == []

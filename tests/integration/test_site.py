@@ -1,0 +1,133 @@
+"""Full site.yml on the test emulator: build from empty, converge, re-run, check mode.
+
+Ordered: the tests share one deployment (building it is the expensive part).
+"""
+
+import ipaddress
+
+import pytest
+
+from helpers import REGIONS, aws, changed_tasks, emulator_reset, recap, run_playbook
+
+PLAN = {
+    "eu-west-1": "10.0",
+    "eu-central-1": "10.1",
+    "af-south-1": "10.2",
+}
+
+
+@pytest.fixture(scope="module")
+def first_run():
+    emulator_reset()
+    rc, out = run_playbook("site.yml")
+    return rc, out
+
+
+def test_check_mode_on_empty_account_changes_nothing():
+    emulator_reset()
+    rc, out = run_playbook("site.yml", "--check")
+    assert rc == 0, out
+    for region in REGIONS:
+        vpcs = aws("ec2", region).describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["medzen"]}])["Vpcs"]
+        assert vpcs == [], "check mode created a VPC in %s" % region
+    # It says what it would create.
+    assert all(recap(out)[r]["changed"] >= 1 for r in REGIONS), out
+
+
+def test_site_builds_every_region(first_run):
+    rc, out = first_run
+    assert rc == 0, out[-5000:]
+    assert list(recap(out)) and all(recap(out)[r]["failed"] == 0 for r in REGIONS)
+    # Regions ran one at a time in inventory order.
+    order = [line for line in out.splitlines() if line.startswith("TASK [medzen.ehrbase.network : VPC")]
+    assert len(order) == 3
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_network_is_exactly_as_designed(first_run, region):
+    ec2 = aws("ec2", region)
+    net = PLAN[region]
+    tag = [{"Name": "tag:ManagedBy", "Values": ["ansible/medzen.ehrbase"]}]
+    vpcs = ec2.describe_vpcs(Filters=tag)["Vpcs"]
+    assert [v["CidrBlock"] for v in vpcs] == [net + ".0.0/16"]
+    vpc = vpcs[0]["VpcId"]
+    inv = {"Name": "vpc-id", "Values": [vpc]}
+    for attr in ("enableDnsSupport", "enableDnsHostnames"):
+        key = attr[0].upper() + attr[1:]
+        assert ec2.describe_vpc_attribute(VpcId=vpc, Attribute=attr)[key]["Value"] is True
+    subnets = ec2.describe_subnets(Filters=[inv])["Subnets"]
+    by_cidr = {s["CidrBlock"]: s for s in subnets}
+    assert sorted(by_cidr) == sorted(net + x for x in (".1.0/24", ".2.0/24", ".11.0/24", ".12.0/24"))
+    assert by_cidr[net + ".1.0/24"]["AvailabilityZone"] == region + "a"
+    assert by_cidr[net + ".2.0/24"]["AvailabilityZone"] == region + "b"
+    assert by_cidr[net + ".11.0/24"]["AvailabilityZone"] == region + "a"
+    assert by_cidr[net + ".12.0/24"]["AvailabilityZone"] == region + "b"
+    igws = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])["InternetGateways"]
+    assert len(igws) == 1
+    nats = [n for n in ec2.describe_nat_gateways(Filter=[inv])["NatGateways"] if n["State"] != "deleted"]
+    assert len(nats) == 2, "one NAT gateway per AZ"
+    nat_subnet = {n["NatGatewayId"]: n["SubnetId"] for n in nats}
+    public_ids = {by_cidr[net + ".1.0/24"]["SubnetId"], by_cidr[net + ".2.0/24"]["SubnetId"]}
+    assert set(nat_subnet.values()) == public_ids, "each NAT in its AZ's public subnet"
+    eips = ec2.describe_addresses()["Addresses"]
+    assert len(eips) == 2, "exactly one EIP per NAT gateway"
+    # Routing: public -> IGW; each private subnet -> the NAT of its own AZ.
+    tables = ec2.describe_route_tables(Filters=[inv])["RouteTables"]
+    for rt in tables:
+        assoc = [a["SubnetId"] for a in rt["Associations"] if a.get("SubnetId")]
+        default = [r for r in rt["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+        for sid in assoc:
+            subnet = next(s for s in subnets if s["SubnetId"] == sid)
+            if sid in public_ids:
+                assert default[0].get("GatewayId") == igws[0]["InternetGatewayId"]
+            else:
+                nat = default[0]["NatGatewayId"]
+                nat_az = next(s["AvailabilityZone"] for s in subnets if s["SubnetId"] == nat_subnet[nat])
+                assert nat_az == subnet["AvailabilityZone"], "private subnet routes to another AZ's NAT"
+    associated = {a["SubnetId"] for rt in tables for a in rt["Associations"] if a.get("SubnetId")}
+    assert associated == set(by_cidr[c]["SubnetId"] for c in by_cidr)
+    assert len([rt for rt in tables if not any(a.get("Main") for a in rt["Associations"])]) == 3
+    # Security groups: only the listed inbound rules.
+    groups = {g["GroupName"].rsplit("-", 2)[-2]: g for g in ec2.describe_security_groups(Filters=[inv])["SecurityGroups"]
+              if g["GroupName"] != "default"}
+    assert sorted(groups) == ["alb", "ecs", "rds"]
+
+    def inbound(g):
+        rules = set()
+        for p in g["IpPermissions"]:
+            for r in p.get("IpRanges", []):
+                rules.add((p["FromPort"], p["ToPort"], r["CidrIp"]))
+            for r in p.get("UserIdGroupPairs", []):
+                rules.add((p["FromPort"], p["ToPort"], r["GroupId"]))
+        return rules
+
+    assert inbound(groups["alb"]) == {(80, 80, "0.0.0.0/0"), (443, 443, "0.0.0.0/0")}
+    assert inbound(groups["ecs"]) == {(8080, 8080, groups["alb"]["GroupId"])}
+    assert inbound(groups["rds"]) == {(5432, 5432, groups["ecs"]["GroupId"])}
+    for g in list(groups.values()) + vpcs:
+        tags = {t["Key"]: t["Value"] for t in g["Tags"]}
+        assert tags["Project"] == "medzen" and tags["Environment"] == "local" and tags["Region"] == region
+        assert tags["ManagedBy"] == "ansible/medzen.ehrbase"
+    ipaddress.ip_network(vpcs[0]["CidrBlock"])
+
+
+def test_second_run_changes_nothing(first_run):
+    rc, out = run_playbook("site.yml")
+    assert rc == 0, out[-5000:]
+    totals = recap(out)
+    assert all(totals[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
+
+
+def test_check_mode_on_converged_state_changes_nothing(first_run):
+    rc, out = run_playbook("site.yml", "--check", "--diff")
+    assert rc == 0, out[-5000:]
+    assert all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
+
+
+def test_rerun_does_not_duplicate_network(first_run):
+    for region in REGIONS:
+        ec2 = aws("ec2", region)
+        tag = [{"Name": "tag:ManagedBy", "Values": ["ansible/medzen.ehrbase"]}]
+        assert len(ec2.describe_vpcs(Filters=tag)["Vpcs"]) == 1
+        assert len(ec2.describe_addresses()["Addresses"]) == 2
+        assert len([n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] != "deleted"]) == 2

@@ -1,0 +1,174 @@
+"""The plan validator: every rule has a passing and a failing plan."""
+
+import copy
+
+import pytest
+
+from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import (
+    region_short,
+    subnet_layout,
+    validate_plan,
+)
+
+
+def region(role, n, az=None):
+    r = {"eu-west-1": "eu-west-1", 0: "eu-west-1", 1: "eu-central-1", 2: "af-south-1"}[n]
+    return {
+        "ehrbase_project": "medzen",
+        "ehrbase_environment": "prod",
+        "ehrbase_domain": "ehr.medzenhealth.app",
+        "ehrbase_region_role": role,
+        "ehrbase_name_prefix": "medzen-prod-" + region_short(r),
+        "network_vpc_cidr": "10.%d.0.0/16" % n,
+        "network_public_subnets": [{"cidr": "10.%d.1.0/24" % n, "az": r + "a"},
+                                   {"cidr": "10.%d.2.0/24" % n, "az": r + "b"}],
+        "network_private_subnets": [{"cidr": "10.%d.11.0/24" % n, "az": r + "a"},
+                                    {"cidr": "10.%d.12.0/24" % n, "az": r + "b"}],
+        "network_rds_admin_cidrs": [],
+    }
+
+
+def good_plan():
+    return {"eu-west-1": region("primary", 0), "eu-central-1": region("secondary", 1),
+            "af-south-1": region("africa", 2)}
+
+
+def one_error(plan, *needles):
+    errors = validate_plan(plan)
+    assert len(errors) >= 1, "expected an error containing %s" % (needles,)
+    text = "\n".join(errors)
+    for needle in needles:
+        assert needle in text, text
+    # Every message names what to do.
+    assert all("Fix:" in e for e in errors), errors
+    return errors
+
+
+def test_medzen_plan_is_valid():
+    assert validate_plan(good_plan()) == []
+
+
+@pytest.mark.parametrize("name,short", [("eu-west-1", "euw1"), ("eu-central-1", "euc1"),
+                                        ("af-south-1", "afs1"), ("ap-southeast-2", "apse2")])
+def test_region_short(name, short):
+    assert region_short(name) == short
+
+
+def test_vpcs_overlapping_between_regions():
+    plan = good_plan()
+    plan["eu-central-1"]["network_vpc_cidr"] = "10.0.0.0/16"
+    for sub in plan["eu-central-1"]["network_public_subnets"] + plan["eu-central-1"]["network_private_subnets"]:
+        sub["cidr"] = sub["cidr"].replace("10.1.", "10.0.")
+    one_error(plan, "network_vpc_cidr (region eu-central-1) = '10.0.0.0/16'", "overlaps the VPC of eu-west-1")
+
+
+def test_subnet_outside_vpc():
+    plan = good_plan()
+    plan["eu-west-1"]["network_private_subnets"][1]["cidr"] = "10.9.12.0/24"
+    one_error(plan, "network_private_subnets[1].cidr (region eu-west-1) = '10.9.12.0/24'", "outside the VPC")
+
+
+def test_subnets_overlapping_within_vpc():
+    plan = good_plan()
+    plan["eu-west-1"]["network_private_subnets"][0]["cidr"] = "10.0.1.0/24"
+    one_error(plan, "overlaps network_public_subnets[0]")
+
+
+def test_single_az():
+    plan = good_plan()
+    plan["eu-west-1"]["network_public_subnets"][1]["az"] = "eu-west-1a"
+    one_error(plan, "2 distinct AZs")
+
+
+def test_az_of_another_region():
+    plan = good_plan()
+    plan["af-south-1"]["network_public_subnets"][0]["az"] = "eu-west-1a"
+    one_error(plan, "is not an Availability Zone of af-south-1")
+
+
+def test_private_azs_must_match_public():
+    plan = good_plan()
+    plan["eu-west-1"]["network_private_subnets"][1]["az"] = "eu-west-1c"
+    one_error(plan, "same AZs as the public ones")
+
+
+def test_unknown_region():
+    plan = good_plan()
+    plan["eu-nowhere-9"] = plan.pop("af-south-1")
+    one_error(plan, "ehrbase_region = 'eu-nowhere-9'", "is not an AWS region name")
+
+
+def test_name_too_long():
+    plan = good_plan()
+    plan["eu-west-1"]["ehrbase_name_prefix"] = "medzen-production-environment-euw1"
+    one_error(plan, "application load balancer name", "AWS allows 32")
+
+
+def test_missing_domain():
+    plan = good_plan()
+    for r in plan.values():
+        r["ehrbase_domain"] = None
+    one_error(plan, "ehrbase_domain = None", "is required")
+
+
+def test_invalid_domain():
+    plan = good_plan()
+    for r in plan.values():
+        r["ehrbase_domain"] = "EHR_Medzen"
+    one_error(plan, "not a valid lower-case DNS name")
+
+
+def test_wrong_type_for_subnets():
+    plan = good_plan()
+    plan["eu-west-1"]["network_public_subnets"] = "10.0.1.0/24"
+    one_error(plan, "network_public_subnets (region eu-west-1) = '10.0.1.0/24'", "exactly 2 subnets")
+
+
+def test_invalid_cidr():
+    plan = good_plan()
+    plan["eu-west-1"]["network_vpc_cidr"] = "10.0.0.1/16"
+    one_error(plan, "network_vpc_cidr (region eu-west-1) = '10.0.0.1/16'", "not a valid IPv4 network")
+
+
+def test_vpc_too_large():
+    plan = good_plan()
+    plan["eu-west-1"]["network_vpc_cidr"] = "10.0.0.0/8"
+    one_error(plan, "between /16 and /28")
+
+
+def test_two_primaries():
+    plan = good_plan()
+    plan["eu-central-1"]["ehrbase_region_role"] = "primary"
+    one_error(plan, "exactly one region must be the primary")
+
+
+def test_wide_admin_cidr():
+    plan = good_plan()
+    plan["eu-west-1"]["network_rds_admin_cidrs"] = ["0.0.0.0/0"]
+    one_error(plan, "network_rds_admin_cidrs[0]", "must be narrow")
+    plan["eu-west-1"]["network_rds_admin_cidrs"] = ["203.0.113.10/32"]
+    assert validate_plan(plan) == []
+
+
+def test_bad_environment_name():
+    plan = good_plan()
+    for r in plan.values():
+        r["ehrbase_environment"] = "Prod Env"
+    one_error(plan, "ehrbase_environment = 'Prod Env'")
+
+
+def test_no_regions():
+    assert "no region to deploy" in validate_plan({})[0]
+
+
+def test_subnet_layout_names():
+    r = region("primary", 0)
+    names = [s["name"] for s in subnet_layout(r["network_public_subnets"], r["network_private_subnets"], "p")]
+    assert names == ["p-public-a", "p-public-b", "p-private-a", "p-private-b"]
+
+
+def test_validator_does_not_mutate_input():
+    plan = good_plan()
+    before = copy.deepcopy(plan)
+    validate_plan(plan)
+    assert plan == before
