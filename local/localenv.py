@@ -152,14 +152,15 @@ def services():
         [PY, os.path.join(HERE, "moto_shims.py"), "-H", host, "-p", str(port)],
         env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}, host=host,
     )
-    found = [moto]
-    for extra in ("pg", "standin"):
-        try:
-            mod = __import__(extra)
-        except ImportError:
-            continue
-        found.extend(mod.services(Service))
-    return found
+    import pg
+
+    moto.env["EHRBASE_LOCAL_PG"] = pg.pg_port_map()
+    found = [moto] + pg.services(Service)
+    try:
+        import standin
+    except ImportError:
+        return found
+    return found + standin.services(Service)
 
 
 def main(argv):

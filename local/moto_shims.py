@@ -5,6 +5,7 @@ keeps the exact calls it makes against real AWS (we never weaken what prod gets
 to please the emulator). Every shim names the moto behaviour it corrects.
 """
 
+import os
 import sys
 
 
@@ -16,6 +17,109 @@ def apply():
     from moto.ec2 import utils as ec2_utils
 
     ec2_utils.EC2_PREFIX_TO_RESOURCE["nat"] = "natgateway"
+
+    # 2. RDS master user: on AWS, CreateDBInstance makes the master user exist on
+    #    the new server, and ModifyDBInstance(MasterUserPassword) changes its
+    #    password. Here the "server" is the region's local PostgreSQL, so do the
+    #    same there: LOGIN CREATEDB CREATEROLE, never SUPERUSER (as on RDS).
+    from moto.rds.models import RDSBackend
+
+    create, modify = RDSBackend.create_db_instance, RDSBackend.modify_db_instance
+
+    def create_db_instance(self, db_kwargs):
+        database = create(self, db_kwargs)
+        sync_master(self.region_name, db_kwargs.get("master_username"), db_kwargs.get("master_user_password"))
+        return database
+
+    def modify_db_instance(self, db_instance_identifier, db_kwargs):
+        database = modify(self, db_instance_identifier, db_kwargs)
+        if db_kwargs.get("master_user_password"):
+            sync_master(self.region_name, database.master_username, db_kwargs["master_user_password"])
+        return database
+
+    RDSBackend.create_db_instance = create_db_instance
+    RDSBackend.modify_db_instance = modify_db_instance
+
+    # 3. RDS gp3 storage: AWS always reports a gp3 instance's baseline
+    #    (3000 IOPS, 125 MiB/s below 400 GiB); moto leaves Iops/StorageThroughput
+    #    out, and amazon.aws.rds_instance fails on the next run with KeyError
+    #    'StorageThroughput'. Give moto's instances AWS's baseline.
+    from moto.rds import models as rds_models
+
+    instance_init = rds_models.DBInstance.__init__
+
+    def instance_init_gp3_baseline(self, *args, **kwargs):
+        instance_init(self, *args, **kwargs)
+        if self.storage_type == "gp3":
+            if not self.iops:
+                self.iops = 3000
+            if not self.storage_throughput:
+                self._storage_throughput = 125
+
+    rds_models.DBInstance.__init__ = instance_init_gp3_baseline
+
+    # 4. DescribeDBParameterGroups with a name that does not exist: AWS raises
+    #    DBParameterGroupNotFound; moto answers an empty list, which makes
+    #    amazon.aws.rds_instance_param_group fail with "list index out of range".
+    describe_groups = RDSBackend.describe_db_parameter_groups
+
+    def describe_db_parameter_groups(self, kwargs):
+        found = describe_groups(self, kwargs)
+        name = kwargs.get("db_parameter_group_name")
+        if name and not found:
+            raise rds_models.DBParameterGroupNotFoundError(name)
+        return found
+
+    RDSBackend.describe_db_parameter_groups = describe_db_parameter_groups
+
+    # 5. DescribeDBParameters: AWS lists every engine parameter of the family;
+    #    moto lists only the ones set by hand, so rds_instance_param_group reports
+    #    "not an available parameter". Seed the parameters we manage with AWS's
+    #    definitions (PostgreSQL 15+ on RDS: rds.force_ssl, boolean, default 1).
+    group_init = rds_models.DBParameterGroup.__init__
+
+    def group_init_with_defaults(self, *args, **kwargs):
+        group_init(self, *args, **kwargs)
+        if (self.family or "").startswith("postgres"):
+            self.parameters["rds.force_ssl"] = {
+                "ParameterName": "rds.force_ssl", "ParameterValue": "1", "Description": "Force SSL connections.",
+                "Source": "engine-default", "ApplyType": "dynamic", "DataType": "boolean",
+                "AllowedValues": "0,1", "IsModifiable": True, "ApplyMethod": "pending-reboot",
+            }
+
+    rds_models.DBParameterGroup.__init__ = group_init_with_defaults
+
+
+def local_postgres():
+    """region -> (socket dir, port) from EHRBASE_LOCAL_PG (set by localenv.py)."""
+    out = {}
+    for item in filter(None, os.environ.get("EHRBASE_LOCAL_PG", "").split(",")):
+        region, where = item.split("=", 1)
+        sock, port = where.rsplit(":", 1)
+        out[region] = (sock, int(port))
+    return out
+
+
+def sync_master(region, user, password):
+    where = local_postgres().get(region)
+    if not where or not user or not password:
+        return
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(host=where[0], port=where[1], user="postgres", dbname="postgres", connect_timeout=10)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
+            verb = "ALTER" if cur.fetchone() else "CREATE"
+            cur.execute(
+                sql.SQL(verb + " ROLE {} WITH LOGIN CREATEDB CREATEROLE NOSUPERUSER PASSWORD %s").format(
+                    sql.Identifier(user)),
+                (password,),
+            )
+    finally:
+        conn.close()
 
 
 def main(argv):

@@ -1,0 +1,95 @@
+"""One real PostgreSQL 15 server per region: the local stand-in for RDS.
+
+Each server's bootstrap superuser ("postgres") is reachable only through the
+unix socket in its data directory; over TCP only password logins work, exactly
+like RDS. The region's master user is created by the emulator when the `rds`
+role creates the DB instance (see moto_shims.py), with RDS-like rights:
+LOGIN CREATEDB CREATEROLE, not SUPERUSER.
+"""
+
+import os
+import pwd
+import shutil
+import subprocess
+
+REGIONS = os.environ.get("EHRBASE_LOCAL_REGIONS", "eu-west-1,eu-central-1,af-south-1").split(",")
+OFFSET = int(os.environ.get("EHRBASE_LOCAL_PORT_OFFSET", "0"))
+PG_BIN = os.environ.get("EHRBASE_PG_BIN", "/usr/lib/postgresql/15/bin")
+BASE_PORT = 15432
+
+
+def state_dir():
+    from localenv import STATE
+
+    return STATE
+
+
+def port(region):
+    return BASE_PORT + OFFSET + REGIONS.index(region)
+
+
+def datadir(region):
+    return os.path.join(state_dir(), "pg", region)
+
+
+def run_as_postgres(argv, **kw):
+    """PostgreSQL refuses to run as root; use the Debian `postgres` account then."""
+    if os.geteuid() == 0:
+        argv = ["runuser", "-u", "postgres", "--"] + argv
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)
+
+
+def ensure_traversable(path):
+    # The postgres account must reach the data dir through the checkout's parents.
+    while path not in ("/", ""):
+        mode = os.stat(path).st_mode
+        if not mode & 0o001:
+            os.chmod(path, mode | 0o001)
+        path = os.path.dirname(path)
+
+
+def superuser_dsn(region):
+    return "host=%s port=%d user=postgres dbname=postgres" % (datadir(region), port(region))
+
+
+def pg_port_map():
+    """For the emulator: region -> (socket dir, port) of each local PostgreSQL."""
+    return ",".join("%s=%s:%d" % (r, datadir(r), port(r)) for r in REGIONS)
+
+
+def make_service(Service, region):
+    data = datadir(region)
+
+    class PgService(Service):
+        def prepare(self):
+            if os.path.exists(os.path.join(data, "PG_VERSION")):
+                return
+            if not os.path.exists(os.path.join(PG_BIN, "postgres")):
+                raise SystemExit("PostgreSQL 15 is not installed (%s); run `make setup`." % PG_BIN)
+            os.makedirs(data, exist_ok=True)
+            if os.geteuid() == 0:
+                ent = pwd.getpwnam("postgres")
+                os.chown(data, ent.pw_uid, ent.pw_gid)
+                ensure_traversable(os.path.dirname(data))
+            os.chmod(data, 0o700)
+            print("%-22s initdb %s" % (self.name, os.path.relpath(data)), flush=True)
+            run_as_postgres([os.path.join(PG_BIN, "initdb"), "-D", data, "-U", "postgres", "-E", "UTF8",
+                             "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256"])
+            with open(os.path.join(data, "postgresql.auto.conf"), "a") as fh:
+                fh.write("listen_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\n"
+                         "password_encryption = 'scram-sha-256'\nmax_connections = 50\n"
+                         "shared_buffers = 32MB\nfsync = off\n" % (port(region), data))
+            # Superuser only through the socket; TCP needs a password, like RDS.
+            with open(os.path.join(data, "pg_hba.conf"), "w") as fh:
+                fh.write("local all postgres trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
+
+    argv = [os.path.join(PG_BIN, "postgres"), "-D", data]
+    if os.geteuid() == 0:
+        argv = ["runuser", "-u", "postgres", "--"] + argv
+    return PgService("postgres-" + region, port(region), argv, ready_timeout=60)
+
+
+def services(Service):
+    if not shutil.which("runuser") and os.geteuid() == 0:
+        raise SystemExit("runuser (util-linux) is needed to run PostgreSQL as the postgres account")
+    return [make_service(Service, r) for r in REGIONS]
