@@ -25,6 +25,11 @@ PLAN_VARIABLES = (
     "network_public_subnets",
     "network_private_subnets",
     "network_rds_admin_cidrs",
+    "rds_engine_version",
+    "rds_instance_class",
+    "rds_allocated_storage",
+    "rds_backup_retention_days",
+    "rds_password_length",
 )
 
 

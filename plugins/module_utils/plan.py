@@ -164,6 +164,7 @@ def validate_region(region, plan):
         elif net.prefixlen < 16:
             errors.append(_err(var, cidr, "opens PostgreSQL to %d addresses; the admin path must be narrow"
                                % net.num_addresses, "use the /32 of your bastion or VPN", region))
+    errors.extend(_check_database(region, plan))
     prefix = plan.get("ehrbase_name_prefix")
     if not isinstance(prefix, str) or not prefix:
         errors.append(_err("ehrbase_name_prefix", prefix, "must be a non-empty string",
@@ -181,6 +182,39 @@ def validate_region(region, plan):
                 errors.append(_err("ehrbase_name_prefix", prefix,
                                    "makes the %s name %r, which AWS rejects (allowed: %s)" % (what, name, pattern),
                                    "use lower-case letters, digits and hyphens, starting with a letter", region))
+    return errors
+
+
+_DB_CLASS = re.compile(
+    r"^db\.(t3|t4g|m5|m5d|m6g|m6gd|m6i|m6id|m7g|m7i|r5|r5b|r6g|r6gd|r6i|r6id|r7g|r7i|x2g)"
+    r"\.(micro|small|medium|large|xlarge|\d{1,2}xlarge)$"
+)
+
+
+def _check_database(region, plan):
+    """RDS settings the emulator accepts but AWS rejects (or that would hurt patient data)."""
+    errors = []
+    version = plan.get("rds_engine_version")
+    if version is not None and not re.match(r"^16\.\d{1,2}$", str(version)):
+        errors.append(_err("rds_engine_version", version, "EHRbase runs here on PostgreSQL 16.x (major.minor)",
+                           "use a 16.x version RDS offers, e.g. 16.8 (aws rds describe-db-engine-versions "
+                           "--engine postgres --query 'DBEngineVersions[].EngineVersion')", region))
+    klass = plan.get("rds_instance_class")
+    if klass is not None and not _DB_CLASS.match(str(klass)):
+        errors.append(_err("rds_instance_class", klass, "is not an RDS PostgreSQL instance class",
+                           "use e.g. db.t3.medium, db.m6g.large or db.r6g.xlarge", region))
+    storage = plan.get("rds_allocated_storage")
+    if storage is not None and (not isinstance(storage, int) or not 20 <= storage <= 65536):
+        errors.append(_err("rds_allocated_storage", storage, "gp3 storage must be 20-65536 GB",
+                           "use e.g. 100", region))
+    backups = plan.get("rds_backup_retention_days")
+    if backups is not None and (not isinstance(backups, int) or not 1 <= backups <= 35):
+        errors.append(_err("rds_backup_retention_days", backups,
+                           "automated backups must be kept 1-35 days (0 would disable them)", "use 7 or more", region))
+    length = plan.get("rds_password_length")
+    if length is not None and (not isinstance(length, int) or not 32 <= length <= 99):
+        errors.append(_err("rds_password_length", length, "generated passwords must be 32-99 characters",
+                           "use 40", region))
     return errors
 
 

@@ -51,6 +51,8 @@ CASES = {
                                                   {"cidr": "10.1.12.0/24", "az": "eu-central-1b"}]),
         "is not an Availability Zone of eu-central-1",
     ),
+    "bogus_db_class": (lambda inv: edit(inv, "eu-central-1", rds_instance_class="db.bogus"),
+                       "rds_instance_class (region eu-central-1) = 'db.bogus'"),
     "world_open_admin_cidr": (lambda inv: edit(inv, "eu-west-1", network_rds_admin_cidrs=["0.0.0.0/0"]),
                               "the admin path must be narrow"),
 }

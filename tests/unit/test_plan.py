@@ -172,3 +172,18 @@ def test_validator_does_not_mutate_input():
     before = copy.deepcopy(plan)
     validate_plan(plan)
     assert plan == before
+
+
+@pytest.mark.parametrize("var,bad,good,needle", [
+    ("rds_engine_version", "99.9", "16.8", "PostgreSQL 16.x"),
+    ("rds_instance_class", "db.bogus", "db.r6g.xlarge", "not an RDS PostgreSQL instance class"),
+    ("rds_allocated_storage", 5, 100, "20-65536 GB"),
+    ("rds_backup_retention_days", 0, 7, "1-35 days"),
+    ("rds_password_length", 12, 40, "32-99 characters"),
+])
+def test_database_settings(var, bad, good, needle):
+    plan = good_plan()
+    plan["eu-west-1"][var] = bad
+    one_error(plan, "%s (region eu-west-1) = %r" % (var, bad), needle)
+    plan["eu-west-1"][var] = good
+    assert validate_plan(plan) == []
