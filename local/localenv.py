@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Local environment for medzen.ehrbase: the AWS emulator and its companions.
 
-    localenv.py up | down | status
+    localenv.py up | down | status | reset
 
 `up` is idempotent: a service that already runs (pid file alive and port
 answering) is reused with its state, so a second `make local` converges the same
 deployment. `down` stops only what `up` started, by pid file, never by name.
+`reset` empties the emulator and the local databases (start over from nothing).
 
 Services (all on 127.0.0.1):
   moto            AWS emulator, port from AWS_ENDPOINT_URL (default 5000)
@@ -174,6 +175,17 @@ def main(argv):
     elif cmd == "down":
         for svc in reversed(services()):
             svc.stop()
+    elif cmd == "reset":
+        # Wipes the local deployment: the emulator's state and every local database.
+        import pg
+        import urllib.request
+
+        host, port = aws_endpoint()
+        urllib.request.urlopen(urllib.request.Request("http://%s:%d/moto-api/reset" % (host, port), method="POST",
+                                                      data=b""), timeout=30).read()
+        for region in pg.REGIONS:
+            pg.reset(region)
+        print("emulator and local PostgreSQL servers emptied")
     elif cmd == "status":
         for svc in services():
             print(svc.status())

@@ -93,3 +93,21 @@ def services(Service):
     if not shutil.which("runuser") and os.geteuid() == 0:
         raise SystemExit("runuser (util-linux) is needed to run PostgreSQL as the postgres account")
     return [make_service(Service, r) for r in REGIONS]
+
+
+def reset(region):
+    """Empty one local server (tests only): every database and role but the bootstrap superuser."""
+    import psycopg2
+
+    conn = psycopg2.connect(host=datadir(region), port=port(region), user="postgres", dbname="postgres")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres'")
+            for (name,) in cur.fetchall():
+                cur.execute('DROP DATABASE "%s" WITH (FORCE)' % name.replace('"', '""'))
+            cur.execute("SELECT rolname FROM pg_roles WHERE rolname <> 'postgres' AND rolname NOT LIKE 'pg\\_%'")
+            for (name,) in cur.fetchall():
+                cur.execute('DROP ROLE "%s"' % name.replace('"', '""'))
+    finally:
+        conn.close()

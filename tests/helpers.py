@@ -14,10 +14,15 @@ ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:5100")
 
 
 def emulator_reset():
-    """Empty the test emulator (refuses anything that is not on loopback)."""
+    """Empty the test emulator and the test PostgreSQL servers (refuses anything not on loopback)."""
     assert re.match(r"^http://(127\.0\.0\.1|localhost):\d+$", ENDPOINT), ENDPOINT
+    assert os.environ.get("EHRBASE_LOCAL_STATE", "").endswith(".local-test"), "tests must run with make's TEST_ENV"
     req = urllib.request.Request(ENDPOINT + "/moto-api/reset", method="POST", data=b"")
     urllib.request.urlopen(req, timeout=30).read()
+    import pg
+
+    for region in REGIONS:
+        pg.reset(region)
 
 
 def aws(service, region="eu-west-1"):

@@ -4,7 +4,10 @@ Ordered: the tests share one deployment (building it is the expensive part).
 """
 
 import ipaddress
+import json
 
+import pg
+import psycopg2
 import pytest
 
 from helpers import REGIONS, aws, changed_tasks, emulator_reset, recap, run_playbook
@@ -111,11 +114,71 @@ def test_network_is_exactly_as_designed(first_run, region):
     ipaddress.ip_network(vpcs[0]["CidrBlock"])
 
 
-def test_second_run_changes_nothing(first_run):
-    rc, out = run_playbook("site.yml")
+@pytest.mark.parametrize("region", REGIONS)
+def test_data_tier_is_encrypted_multi_az_and_private(first_run, region):
+    rds = aws("rds", region)
+    short = {"eu-west-1": "euw1", "eu-central-1": "euc1", "af-south-1": "afs1"}[region]
+    db = rds.describe_db_instances(DBInstanceIdentifier="medzen-local-%s-db" % short)["DBInstances"][0]
+    key = aws("kms", region).describe_key(KeyId="alias/medzen-local-%s-ehrbase" % short)["KeyMetadata"]
+    assert key["KeyManager"] == "CUSTOMER"
+    assert aws("kms", region).get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
+    assert db["Engine"] == "postgres" and db["EngineVersion"].startswith("16.")
+    assert db["MultiAZ"] is True and db["StorageEncrypted"] is True and db["KmsKeyId"] == key["Arn"]
+    assert db["PubliclyAccessible"] is False
+    assert db["StorageType"] == "gp3" and db["AllocatedStorage"] == 100 and db["DBInstanceClass"] == "db.t3.medium"
+    assert db["BackupRetentionPeriod"] == 7 and db["CopyTagsToSnapshot"] is True
+    assert db["EnabledCloudwatchLogsExports"] == ["postgresql"]
+    assert db["DeletionProtection"] is False  # local environment; prod turns it on (role default)
+    group = db["DBParameterGroups"][0]["DBParameterGroupName"]
+    params = {p["ParameterName"]: p.get("ParameterValue") for p in
+              rds.describe_db_parameters(DBParameterGroupName=group)["Parameters"]}
+    assert params["rds.force_ssl"] == "1"
+    subnets = {s["SubnetIdentifier"] for s in db["DBSubnetGroup"]["Subnets"]}
+    private = {s["SubnetId"] for s in aws("ec2", region).describe_subnets(
+        Filters=[{"Name": "tag:Tier", "Values": ["private"]}])["Subnets"]}
+    assert subnets == private
+    sm = aws("secretsmanager", region)
+    names = sorted(s["Name"] for s in sm.list_secrets()["SecretList"])
+    assert names == sorted("medzen-local-%s/ehrbase/%s" % (short, n)
+                           for n in ("db-master", "db-owner", "db-app", "api-user", "api-admin"))
+    for name in names:
+        desc = sm.describe_secret(SecretId=name)
+        assert desc["KmsKeyId"] == key["Arn"]
+        value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+        assert len(value["password"]) >= 32 and value["password"].isalnum()
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_database_is_bootstrapped_for_ehrbase(first_run, region):
+    conn = psycopg2.connect(host=pg.datadir(region), port=pg.port(region), user="postgres", dbname="ehrbase")
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT rolname, rolsuper, rolcreaterole FROM pg_roles WHERE rolname LIKE 'ehrbase%' ORDER BY 1")
+        assert cur.fetchall() == [("ehrbase", False, False), ("ehrbase_master", False, True),
+                                  ("ehrbase_restricted", False, False)]
+        cur.execute("SELECT nspname, pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname IN ('ehr','ext') ORDER BY 1")
+        assert cur.fetchall() == [("ehr", "ehrbase"), ("ext", "ehrbase")]
+        cur.execute("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                    "WHERE extname = 'uuid-ossp'")
+        assert cur.fetchone() == ("ext",)
+        cur.execute("SELECT has_schema_privilege('ehrbase_restricted', 'ehr', 'USAGE'), "
+                    "has_schema_privilege('ehrbase_restricted', 'ehr', 'CREATE')")
+        assert cur.fetchone() == (True, False)
+    conn.close()
+
+
+def test_second_run_changes_nothing_and_never_prints_a_secret(first_run):
+    rc, out = run_playbook("site.yml", "-vvv")
     assert rc == 0, out[-5000:]
     totals = recap(out)
     assert all(totals[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
+    leaked = []
+    for region in REGIONS:
+        sm = aws("secretsmanager", region)
+        for s in sm.list_secrets()["SecretList"]:
+            password = json.loads(sm.get_secret_value(SecretId=s["ARN"])["SecretString"])["password"]
+            if password in out or password in first_run[1]:
+                leaked.append(s["Name"])
+    assert leaked == [], "secret values printed: %s" % leaked
 
 
 def test_check_mode_on_converged_state_changes_nothing(first_run):
