@@ -151,7 +151,8 @@ def services():
     moto = Service(
         "moto", port,
         [PY, os.path.join(HERE, "moto_shims.py"), "-H", host, "-p", str(port)],
-        env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}, host=host,
+        # ACM "validates" DNS certificates after this many seconds (AWS needs the DNS records).
+        env={"MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "MOTO_ACM_VALIDATION_WAIT": "3"}, host=host,
     )
     import pg
 

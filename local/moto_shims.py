@@ -89,6 +89,72 @@ def apply():
 
     rds_models.DBParameterGroup.__init__ = group_init_with_defaults
 
+    # 6. ECS CreateService: moto drops deploymentConfiguration,
+    #    healthCheckGracePeriodSeconds and enableECSManagedTags from the request,
+    #    so every later run "changes" them again. Keep them, as AWS does.
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    create_service = EC2ContainerServiceResponse.create_service
+
+    def create_service_keeping_settings(self):
+        result = create_service(self)
+        service = self.ecs_backend._get_service(self._get_param("cluster", "default"), self._get_param("serviceName"))
+        for param, attr in (("deploymentConfiguration", "deployment_configuration"),
+                            ("healthCheckGracePeriodSeconds", "health_check_grace_period_seconds"),
+                            ("enableECSManagedTags", "enable_ecs_managed_tags")):
+            if self._get_param(param) is not None:
+                setattr(service, attr, self._get_param(param))
+        return result
+
+    EC2ContainerServiceResponse.create_service = create_service_keeping_settings
+
+    # 7. ELBv2 DescribeLoadBalancerAttributes: AWS returns every attribute of an
+    #    application load balancer with its default; moto only a few, and
+    #    amazon.aws.elb_application_lb fails reading e.g.
+    #    routing.http.drop_invalid_header_fields.enabled.
+    from moto.elbv2 import models as elbv2_models
+
+    lb_init = elbv2_models.FakeLoadBalancer.__init__
+    alb_defaults = {
+        "idle_timeout.timeout_seconds": "60",
+        "routing.http2.enabled": "true",
+        "routing.http.desync_mitigation_mode": "defensive",
+        "routing.http.drop_invalid_header_fields.enabled": "false",
+        "routing.http.preserve_host_header.enabled": "false",
+        "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "false",
+        "routing.http.xff_client_port.enabled": "false",
+        "routing.http.xff_header_processing.mode": "append",
+        "waf.fail_open.enabled": "false",
+        "access_logs.s3.enabled": "false",
+    }
+
+    def lb_init_with_defaults(self, *args, **kwargs):
+        lb_init(self, *args, **kwargs)
+        if self.type == "application":
+            for key, value in alb_defaults.items():
+                self.attrs.setdefault(key, value)
+
+    elbv2_models.FakeLoadBalancer.__init__ = lb_init_with_defaults
+
+    # 8. Application Auto Scaling DescribeScalingPolicies ignores PolicyNames, so
+    #    asking for the memory policy with MaxResults=1 returns the CPU policy and
+    #    community.aws.application_autoscaling_policy rewrites it every run.
+    import json as _json
+
+    from moto.applicationautoscaling import responses as aas_responses
+
+    def describe_scaling_policies(self):
+        names = self._get_param("PolicyNames")
+        _token, policies = self.applicationautoscaling_backend.describe_scaling_policies(
+            service_namespace=self._get_param("ServiceNamespace"), resource_id=self._get_param("ResourceId"),
+            scalable_dimension=self._get_param("ScalableDimension"), max_results=10000, next_token=None)
+        if names:
+            policies = [p for p in policies if p.policy_name in names]
+        policies = policies[: self._get_int_param("MaxResults") or 100]
+        return _json.dumps({"ScalingPolicies": [aas_responses._build_policy(p) for p in policies]})
+
+    aas_responses.ApplicationAutoScalingResponse.describe_scaling_policies = describe_scaling_policies
+
 
 def local_postgres():
     """region -> (socket dir, port) from EHRBASE_LOCAL_PG (set by localenv.py)."""

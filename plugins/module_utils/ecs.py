@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright: MedZen Health
+# Apache License 2.0
+"""ECS helpers shared by the medzen.ehrbase ECS modules.
+
+Why these exist (upstream community.aws modules, checked in 10.x):
+* ecs_cluster cannot set cluster settings (Container Insights) or tags;
+* ecs_taskdefinition has a history of registering a new revision every run when
+  the container has `secrets`, and cannot tag;
+* ecs_service resets a desired count that autoscaling changed, does not compare
+  deployment or network configuration, and cannot change tags.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+# Lists whose order AWS does not preserve or does not matter; compared as sets by key.
+KEYED_LISTS = {"environment": "name", "secrets": "name", "portMappings": "containerPort", "ulimits": "name"}
+
+
+def ecs_tags(tags):
+    """ECS uses lower-case key/value tag lists."""
+    return [{"key": k, "value": v} for k, v in sorted((tags or {}).items())]
+
+
+def ecs_tags_dict(tag_list):
+    return {t["key"]: t["value"] for t in tag_list or []}
+
+
+def subset_equal(desired, current):
+    """True when every value we specify equals AWS's, ignoring the defaults AWS adds."""
+    if isinstance(desired, dict):
+        if not isinstance(current, dict):
+            return False
+        return all(subset_equal(v, current.get(k)) for k, v in desired.items() if v is not None)
+    if isinstance(desired, list):
+        if not isinstance(current, list) or len(desired) != len(current):
+            return False
+        return all(subset_equal(d, c) for d, c in zip(desired, current))
+    return desired == current
+
+
+def normalise_container(container):
+    """Sort the lists AWS treats as sets so order never causes a new revision."""
+    out = dict(container)
+    for key, by in KEYED_LISTS.items():
+        if isinstance(out.get(key), list):
+            out[key] = sorted(out[key], key=lambda item, by=by: str(item.get(by)))
+    return out
+
+
+def task_definition_matches(desired, current):
+    """Compare a register_task_definition request with a described revision."""
+    if current is None:
+        return False
+    for key in ("cpu", "memory", "networkMode", "executionRoleArn", "taskRoleArn"):
+        if desired.get(key) is not None and str(desired[key]) != str(current.get(key)):
+            return False
+    if sorted(desired.get("requiresCompatibilities") or []) != sorted(current.get("requiresCompatibilities") or []):
+        return False
+    if desired.get("runtimePlatform") and not subset_equal(desired["runtimePlatform"], current.get("runtimePlatform")):
+        return False
+    want = [normalise_container(c) for c in desired["containerDefinitions"]]
+    have = [normalise_container(c) for c in current.get("containerDefinitions", [])]
+    return subset_equal(sorted(want, key=lambda c: c["name"]), sorted(have, key=lambda c: c["name"]))
+
+
+def resource_tags(client, arn):
+    return ecs_tags_dict(client.list_tags_for_resource(resourceArn=arn).get("tags"))
+
+
+def ensure_tags(client, arn, tags, check_mode):
+    """Add/update the given tags (never removes others). Returns changed."""
+    if not tags:
+        return False
+    current = resource_tags(client, arn)
+    missing = {k: v for k, v in tags.items() if current.get(k) != v}
+    if missing and not check_mode:
+        client.tag_resource(resourceArn=arn, tags=ecs_tags(missing))
+    return bool(missing)
+

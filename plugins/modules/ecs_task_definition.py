@@ -1,0 +1,148 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: MedZen Health
+# Apache License 2.0
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: ecs_task_definition
+short_description: Register an ECS task definition revision only when it differs from the latest one
+version_added: "0.1.0"
+author: MedZen Health platform team
+description:
+  - Compares the requested task definition with the latest ACTIVE revision of its family (ignoring the defaults ECS
+    adds and the order of environment, secrets and port mappings) and registers a new revision only when something
+    differs.
+  - Why a custom module - M(community.aws.ecs_taskdefinition) has a history of registering a new revision on every
+    run when containers use C(secrets), and cannot tag task definitions.
+  - Never deregisters revisions (a running service may use them).
+options:
+  family:
+    description: Task definition family.
+    type: str
+    required: true
+  container_definitions:
+    description: Container definitions, in the ECS API's camelCase shape (C(secrets) with C(valueFrom) ARNs).
+    type: list
+    elements: dict
+    required: true
+  cpu:
+    description: Task CPU units (1024 = 1 vCPU).
+    type: str
+    required: true
+  memory:
+    description: Task memory in MiB.
+    type: str
+    required: true
+  execution_role_arn:
+    description: Role ECS uses to pull the image, write logs and read the secrets.
+    type: str
+    required: true
+  task_role_arn:
+    description: Role the application runs as.
+    type: str
+  cpu_architecture:
+    description: Fargate CPU architecture.
+    type: str
+    choices: [X86_64, ARM64]
+    default: X86_64
+  tags:
+    description: Tags for a newly registered revision.
+    type: dict
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: EHRbase task definition
+  medzen.ehrbase.ecs_task_definition:
+    family: medzen-prod-euw1-ehrbase
+    cpu: "1024"
+    memory: "2048"
+    execution_role_arn: "{{ execution_role.arn }}"
+    container_definitions:
+      - name: ehrbase
+        image: ehrbase/ehrbase:2.30.0
+        portMappings: [{containerPort: 8080, protocol: tcp}]
+        secrets:
+          - {name: DB_PASS, valueFrom: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf:password::"}
+"""
+
+RETURN = r"""
+task_definition:
+  description: The revision in use (the existing one when nothing changed).
+  returned: always
+  type: dict
+revision:
+  description: Revision number (0 in check mode when a new one would be registered).
+  returned: always
+  type: int
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import ecs_tags, task_definition_matches
+
+
+def latest(client, family):
+    arns = client.list_task_definitions(familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=1)
+    arns = arns.get("taskDefinitionArns", [])
+    if not arns:
+        return None
+    return client.describe_task_definition(taskDefinition=arns[0])["taskDefinition"]
+
+
+def request(p):
+    req = dict(
+        family=p["family"], containerDefinitions=p["container_definitions"], cpu=str(p["cpu"]),
+        memory=str(p["memory"]), networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+        executionRoleArn=p["execution_role_arn"],
+        runtimePlatform={"cpuArchitecture": p["cpu_architecture"], "operatingSystemFamily": "LINUX"},
+    )
+    if p["task_role_arn"]:
+        req["taskRoleArn"] = p["task_role_arn"]
+    return req
+
+
+def ensure_present(client, module):
+    req = request(module.params)
+    current = latest(client, module.params["family"])
+    if task_definition_matches(req, current):
+        return False, current
+    if module.check_mode:
+        return True, dict(req, revision=0)
+    if module.params["tags"]:
+        req["tags"] = ecs_tags(module.params["tags"])
+    return True, client.register_task_definition(**req)["taskDefinition"]
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            family=dict(type="str", required=True),
+            container_definitions=dict(type="list", elements="dict", required=True),
+            cpu=dict(type="str", required=True),
+            memory=dict(type="str", required=True),
+            execution_role_arn=dict(type="str", required=True),
+            task_role_arn=dict(type="str"),
+            cpu_architecture=dict(type="str", choices=["X86_64", "ARM64"], default="X86_64"),
+            tags=dict(type="dict"),
+        ),
+        supports_check_mode=True,
+    )
+    client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        changed, task_definition = ensure_present(client, module)
+    except Exception as e:
+        module.fail_json_aws(e, msg="Could not register task definition %s" % module.params["family"])
+    module.exit_json(changed=changed, task_definition=task_definition, revision=task_definition.get("revision", 0))
+
+
+if __name__ == "__main__":
+    main()
