@@ -166,8 +166,95 @@ def test_database_is_bootstrapped_for_ehrbase(first_run, region):
     conn.close()
 
 
+SHORT = {"eu-west-1": "euw1", "eu-central-1": "euc1", "af-south-1": "afs1"}
+
+
+def test_verify_table_is_green_for_every_region(first_run):
+    rc, out = first_run
+    table = out[out.index("TASK [Verify results]"):]
+    for region in REGIONS:
+        line = next(l for l in table.splitlines() if l.strip(" -").startswith(region))
+        assert line.split()[2:5] == ["ok", "ok", "ok"], line
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_app_tier_is_as_designed(first_run, region):
+    prefix = "medzen-local-" + SHORT[region]
+    ecs, elb, ec2 = aws("ecs", region), aws("elbv2", region), aws("ec2", region)
+    cluster = ecs.describe_clusters(clusters=[prefix + "-cluster"], include=["SETTINGS"])["clusters"][0]
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
+    svc = ecs.describe_services(cluster=prefix + "-cluster", services=[prefix + "-ehrbase"])["services"][0]
+    assert svc["desiredCount"] == 2 and svc["launchType"] == "FARGATE"
+    net = svc["networkConfiguration"]["awsvpcConfiguration"]
+    private = {s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "tag:Tier", "Values": ["private"]}])["Subnets"]}
+    assert set(net["subnets"]) == private and net["assignPublicIp"] == "DISABLED"
+    ecs_sg = ec2.describe_security_groups(GroupNames=[prefix + "-ecs-sg"])["SecurityGroups"][0]["GroupId"]
+    assert net["securityGroups"] == [ecs_sg]
+    dc = svc["deploymentConfiguration"]
+    assert dc["minimumHealthyPercent"] == 100 and dc["maximumPercent"] == 200
+    assert dc["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert svc["healthCheckGracePeriodSeconds"] >= 180
+    td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+    assert (td["cpu"], td["memory"], td["networkMode"]) == ("1024", "2048", "awsvpc")
+    container = td["containerDefinitions"][0]
+    assert container["image"].startswith("ehrbase/ehrbase:2.") and not container["image"].endswith(":latest")
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
+    assert set(secrets) == {"DB_PASS", "DB_PASS_ADMIN", "SECURITY_AUTHUSER", "SECURITY_AUTHPASSWORD",
+                            "SECURITY_AUTHADMINUSER", "SECURITY_AUTHADMINPASSWORD"}
+    assert not set(secrets) & set(env)
+    assert env["DB_USER"] == "ehrbase_restricted" and env["DB_USER_ADMIN"] == "ehrbase"
+    assert env["SECURITY_AUTHTYPE"] == "BASIC" and "sun.net.inetaddr.ttl=30" in env["JAVA_TOOL_OPTIONS"]
+    assert env["MANAGEMENT_ENDPOINTS_WEB_ACCESS"] == "PUBLIC" and "MANAGEMENT_ENDPOINT_HEALTH_ENABLED" not in env
+    sm = aws("secretsmanager", region)
+    values = []
+    for value_from in secrets.values():
+        arn = value_from.rsplit(":", 3)[0]
+        values.append(json.loads(sm.get_secret_value(SecretId=arn)["SecretString"])["password"])
+    assert not any(v in json.dumps(env) for v in values), "a secret value is in the task environment"
+    lb = elb.describe_load_balancers(Names=[prefix + "-alb"])["LoadBalancers"][0]
+    assert lb["Scheme"] == "internet-facing"
+    public = {s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "tag:Tier", "Values": ["public"]}])["Subnets"]}
+    assert {az["SubnetId"] for az in lb["AvailabilityZones"]} == public
+    attrs = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(
+        LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
+    assert attrs["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    listeners = {l["Port"]: l for l in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    assert sorted(listeners) == [80, 443]
+    redirect = listeners[80]["DefaultActions"][0]
+    assert redirect["Type"] == "redirect" and redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert redirect["RedirectConfig"]["StatusCode"] == "HTTP_301"
+    assert listeners[443]["Protocol"] == "HTTPS" and listeners[443]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    cert = aws("acm", region).describe_certificate(CertificateArn=listeners[443]["Certificates"][0]["CertificateArn"])
+    assert cert["Certificate"]["DomainName"] == "ehr.medzenhealth.app"
+    assert region + ".ehr.medzenhealth.app" in cert["Certificate"]["SubjectAlternativeNames"]
+    tg = elb.describe_target_groups(Names=[prefix + "-tg"])["TargetGroups"][0]
+    assert (tg["TargetType"], tg["Port"], tg["HealthCheckPath"]) == ("ip", 8080, "/ehrbase/management/health")
+    assert tg["Matcher"]["HttpCode"] == "200"
+    assert listeners[443]["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
+    aas = aws("application-autoscaling", region)
+    target = aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+    target = [t for t in target if t["ResourceId"] == "service/%s-cluster/%s-ehrbase" % (prefix, prefix)]
+    assert (target[0]["MinCapacity"], target[0]["MaxCapacity"]) == (2, 4)
+    policies = {p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"]:
+                p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+                for p in aas.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]}
+    assert policies == {"ECSServiceAverageCPUUtilization": 70.0, "ECSServiceAverageMemoryUtilization": 80.0}
+    policy = aws("iam", region).get_role_policy(RoleName=prefix + "-ecs-execution", PolicyName="read-ehrbase-secrets")
+    statements = policy["PolicyDocument"]["Statement"]
+    resources = [r for st in statements for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])]
+    assert "*" not in resources and all(r.startswith("arn:aws:") for r in resources)
+
+
 def test_second_run_changes_nothing_and_never_prints_a_secret(first_run):
+    # Autoscaling moved a region to 3 tasks: a re-run must leave that alone.
+    ecs = aws("ecs", "eu-west-1")
+    ecs.update_service(cluster="medzen-local-euw1-cluster", service="medzen-local-euw1-ehrbase", desiredCount=3)
+    revisions = len(ecs.list_task_definitions(familyPrefix="medzen-local-euw1-ehrbase")["taskDefinitionArns"])
     rc, out = run_playbook("site.yml", "-vvv")
+    svc = ecs.describe_services(cluster="medzen-local-euw1-cluster", services=["medzen-local-euw1-ehrbase"])["services"][0]
+    assert svc["desiredCount"] == 3, "the re-run reset an autoscaled task count"
+    assert len(ecs.list_task_definitions(familyPrefix="medzen-local-euw1-ehrbase")["taskDefinitionArns"]) == revisions
     assert rc == 0, out[-5000:]
     totals = recap(out)
     assert all(totals[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
