@@ -48,13 +48,16 @@ def ensure_traversable(path):
         path = os.path.dirname(path)
 
 
-def superuser_dsn(region):
-    return "host=%s port=%d user=postgres dbname=postgres" % (datadir(region), port(region))
+def socket_dir(region):
+    """Outside the checkout: tools that walk the repo (ansible-lint) choke on sockets."""
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), "medzen-ehrbase-pg-%d" % port(region))
 
 
 def pg_port_map():
     """For the emulator: region -> (socket dir, port) of each local PostgreSQL."""
-    return ",".join("%s=%s:%d" % (r, datadir(r), port(r)) for r in REGIONS)
+    return ",".join("%s=%s:%d" % (r, socket_dir(r), port(r)) for r in REGIONS)
 
 
 def make_service(Service, region):
@@ -62,6 +65,11 @@ def make_service(Service, region):
 
     class PgService(Service):
         def prepare(self):
+            sock = socket_dir(region)
+            os.makedirs(sock, exist_ok=True)
+            if os.geteuid() == 0:
+                ent = pwd.getpwnam("postgres")
+                os.chown(sock, ent.pw_uid, ent.pw_gid)
             if os.path.exists(os.path.join(data, "PG_VERSION")):
                 return
             if not os.path.exists(os.path.join(PG_BIN, "postgres")):
@@ -76,14 +84,14 @@ def make_service(Service, region):
             run_as_postgres([os.path.join(PG_BIN, "initdb"), "-D", data, "-U", "postgres", "-E", "UTF8",
                              "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256"])
             with open(os.path.join(data, "postgresql.auto.conf"), "a") as fh:
-                fh.write("listen_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\n"
+                fh.write("listen_addresses = '127.0.0.1'\nport = %d\n"
                          "password_encryption = 'scram-sha-256'\nmax_connections = 50\n"
-                         "shared_buffers = 32MB\nfsync = off\n" % (port(region), data))
+                         "shared_buffers = 32MB\nfsync = off\n" % port(region))
             # Superuser only through the socket; TCP needs a password, like RDS.
             with open(os.path.join(data, "pg_hba.conf"), "w") as fh:
                 fh.write("local all postgres trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
 
-    argv = [os.path.join(PG_BIN, "postgres"), "-D", data]
+    argv = [os.path.join(PG_BIN, "postgres"), "-D", data, "-k", socket_dir(region)]
     if os.geteuid() == 0:
         argv = ["runuser", "-u", "postgres", "--"] + argv
     return PgService("postgres-" + region, port(region), argv, ready_timeout=60)
@@ -99,7 +107,7 @@ def reset(region):
     """Empty one local server (tests only): every database and role but the bootstrap superuser."""
     import psycopg2
 
-    conn = psycopg2.connect(host=datadir(region), port=port(region), user="postgres", dbname="postgres")
+    conn = psycopg2.connect(host=socket_dir(region), port=port(region), user="postgres", dbname="postgres")
     conn.autocommit = True
     try:
         with conn.cursor() as cur:

@@ -223,6 +223,25 @@ class Handler(BaseHTTPRequestHandler):
                               {"ETag": '"%s"' % row[0]})
         return self.reply(404, {"error": "Not Found"})
 
+    def insert(self, env, ehr_id):
+        """Served as the restricted role, like EHRbase; migrate (again) if the database was recreated."""
+        import psycopg2
+
+        for attempt in (1, 2):
+            self.container.migrate(env)
+            conn = self.container.connect(env)
+            try:
+                with conn, conn.cursor() as cur:
+                    cur.execute("INSERT INTO ehr.ehr (id, system_id) VALUES (%s, %s) RETURNING creation_date",
+                                (ehr_id, env.get("SERVER_NODENAME", "local.ehrbase.org")))
+                    return cur.fetchone()[0]
+            except psycopg2.errors.UndefinedTable:
+                if attempt == 2:
+                    raise
+                self.container.migrated_for = None
+            finally:
+                conn.close()
+
     def do_POST(self):
         path = self.path.split("?")[0]
         env = self.ready()
@@ -237,13 +256,7 @@ class Handler(BaseHTTPRequestHandler):
             self.rfile.read(length)
         ehr_id = str(uuid.uuid4())
         try:
-            self.container.migrate(env)
-            conn = self.container.connect(env)  # served as the restricted role, like EHRbase
-            with conn, conn.cursor() as cur:
-                cur.execute("INSERT INTO ehr.ehr (id, system_id) VALUES (%s, %s) RETURNING creation_date",
-                            (ehr_id, env.get("SERVER_NODENAME", "local.ehrbase.org")))
-                created = cur.fetchone()[0]
-            conn.close()
+            created = self.insert(env, ehr_id)
         except Exception as exc:
             return self.reply(500, {"error": "Internal Server Error", "message": str(exc).strip()})
         host = self.headers.get("Host", "localhost")

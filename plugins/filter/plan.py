@@ -30,6 +30,13 @@ PLAN_VARIABLES = (
     "rds_allocated_storage",
     "rds_backup_retention_days",
     "rds_password_length",
+    "ecs_ehrbase_version",
+    "ecs_task_cpu",
+    "ecs_task_memory",
+    "ecs_min_count",
+    "ecs_desired_count",
+    "ecs_max_count",
+    "ecs_health_check_grace_period",
 )
 
 

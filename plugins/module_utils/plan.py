@@ -165,6 +165,7 @@ def validate_region(region, plan):
             errors.append(_err(var, cidr, "opens PostgreSQL to %d addresses; the admin path must be narrow"
                                % net.num_addresses, "use the /32 of your bastion or VPN", region))
     errors.extend(_check_database(region, plan))
+    errors.extend(_check_app(region, plan))
     prefix = plan.get("ehrbase_name_prefix")
     if not isinstance(prefix, str) or not prefix:
         errors.append(_err("ehrbase_name_prefix", prefix, "must be a non-empty string",
@@ -215,6 +216,47 @@ def _check_database(region, plan):
     if length is not None and (not isinstance(length, int) or not 32 <= length <= 99):
         errors.append(_err("rds_password_length", length, "generated passwords must be 32-99 characters",
                            "use 40", region))
+    return errors
+
+
+# Fargate CPU units -> allowed memory (MiB).
+FARGATE_SIZES = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+}
+
+
+def _check_app(region, plan):
+    """ECS settings AWS would reject late in a run (or that break Multi-AZ)."""
+    errors = []
+    version = plan.get("ecs_ehrbase_version")
+    if version is not None and not re.match(r"^2\.\d+\.\d+$", str(version)):
+        errors.append(_err("ecs_ehrbase_version", version, "must pin an EHRbase 2.x release (x.y.z, never latest)",
+                           "use e.g. 2.30.0", region))
+    cpu, memory = plan.get("ecs_task_cpu"), plan.get("ecs_task_memory")
+    if cpu is not None or memory is not None:
+        cpu, memory = cpu or 1024, memory or 2048
+        if cpu not in FARGATE_SIZES or memory not in FARGATE_SIZES[cpu]:
+            errors.append(_err("ecs_task_cpu/ecs_task_memory", "%s/%s" % (cpu, memory),
+                               "is not a Fargate size", "use 1024/2048 (1 vCPU, 2 GB) or another pair AWS lists "
+                               "for Fargate", region))
+    counts = [plan.get(k) for k in ("ecs_min_count", "ecs_desired_count", "ecs_max_count")]
+    if any(c is not None for c in counts):
+        low, want, high = [c if c is not None else d for c, d in zip(counts, (2, 2, 4))]
+        if low < 2:
+            errors.append(_err("ecs_min_count", low, "fewer than 2 tasks cannot cover both Availability Zones",
+                               "keep at least 2 (rollback_single_region scales regions to 0 on purpose)", region))
+        if not low <= want <= high:
+            errors.append(_err("ecs_desired_count", want, "must lie within ecs_min_count..ecs_max_count (%s..%s)"
+                               % (low, high), "adjust the three counts", region))
+    grace = plan.get("ecs_health_check_grace_period")
+    if grace is not None and grace < 180:
+        errors.append(_err("ecs_health_check_grace_period", grace,
+                           "EHRbase needs 30-60 s to start plus its migrations; below 180 s the circuit breaker "
+                           "kills healthy tasks", "use 180 or more", region))
     return errors
 
 

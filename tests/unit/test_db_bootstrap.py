@@ -26,7 +26,7 @@ REGION = "eu-west-1"
 
 
 def superuser():
-    conn = psycopg2.connect(host=pg.datadir(REGION), port=pg.port(REGION), user="postgres", dbname="postgres")
+    conn = psycopg2.connect(host=pg.socket_dir(REGION), port=pg.port(REGION), user="postgres", dbname="postgres")
     conn.autocommit = True
     return conn
 

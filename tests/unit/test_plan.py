@@ -187,3 +187,23 @@ def test_database_settings(var, bad, good, needle):
     one_error(plan, "%s (region eu-west-1) = %r" % (var, bad), needle)
     plan["eu-west-1"][var] = good
     assert validate_plan(plan) == []
+
+
+@pytest.mark.parametrize("changes,needle", [
+    ({"ecs_ehrbase_version": "latest"}, "ecs_ehrbase_version (region eu-west-1) = 'latest'"),
+    ({"ecs_task_cpu": 1024, "ecs_task_memory": 1024}, "is not a Fargate size"),
+    ({"ecs_min_count": 1}, "cannot cover both Availability Zones"),
+    ({"ecs_desired_count": 6}, "must lie within ecs_min_count..ecs_max_count (2..4)"),
+    ({"ecs_health_check_grace_period": 60}, "below 180 s"),
+])
+def test_app_settings(changes, needle):
+    plan = good_plan()
+    plan["eu-west-1"].update(changes)
+    one_error(plan, needle)
+
+
+def test_app_settings_valid():
+    plan = good_plan()
+    plan["eu-west-1"].update(ecs_ehrbase_version="2.31.1", ecs_task_cpu=2048, ecs_task_memory=4096,
+                             ecs_min_count=2, ecs_desired_count=3, ecs_max_count=6, ecs_health_check_grace_period=240)
+    assert validate_plan(plan) == []
