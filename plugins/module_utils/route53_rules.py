@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: MedZen Health
+# Apache License 2.0
+"""Route53 rules the local emulator does not enforce, and a routing evaluator.
+
+Records use the Route53 API shape (ListResourceRecordSets): Name, Type, SetIdentifier, Failover,
+GeoLocation, AliasTarget {DNSName, EvaluateTargetHealth}, HealthCheckId, ResourceRecords.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+CONTINENTS = (("AF", "Africa"), ("EU", "Europe"), ("*", "elsewhere"))
+
+
+def fqdn(name):
+    return str(name).lower().rstrip(".") + "."
+
+
+def policy_of(record):
+    if record.get("Failover"):
+        return "failover"
+    if record.get("GeoLocation"):
+        return "geolocation"
+    for key, policy in (("Weight", "weighted"), ("Region", "latency"), ("MultiValueAnswer", "multivalue"),
+                        ("CidrRoutingConfig", "cidr"), ("GeoProximityLocation", "geoproximity")):
+        if key in record:
+            return policy
+    return "simple"
+
+
+def violations(records, health_check_ids=(), external_targets=()):
+    """Every rule a record set breaks, as operator-facing messages (empty list = valid)."""
+    problems = []
+    by_key = {}
+    names = {}
+    for rec in records:
+        by_key.setdefault((fqdn(rec["Name"]), rec["Type"]), []).append(rec)
+        names.setdefault(fqdn(rec["Name"]), set()).add(rec["Type"])
+    known_targets = set(names) | {fqdn(t) for t in external_targets}
+    known_checks = set(health_check_ids)
+    for (name, rtype), recs in sorted(by_key.items()):
+        policies = sorted({policy_of(r) for r in recs})
+        if len(policies) > 1:
+            problems.append("%s %s mixes routing policies %s: Route53 requires one policy per name and type. "
+                            "Fix: put the second policy on its own name and alias to it (e.g. eu.<name> for the "
+                            "failover pair, geolocation on <name>)." % (name, rtype, " and ".join(policies)))
+        elif policies == ["simple"] and len(recs) > 1:
+            problems.append("%s %s has %d simple records; only one is allowed." % (name, rtype, len(recs)))
+        if policies == ["failover"]:
+            roles = sorted(r["Failover"] for r in recs)
+            if roles != ["PRIMARY", "SECONDARY"] and roles != ["PRIMARY"]:
+                problems.append("%s %s failover set has %s; it needs exactly one PRIMARY and at most one "
+                                "SECONDARY." % (name, rtype, roles))
+        if policies == ["geolocation"]:
+            if not any((r.get("GeoLocation") or {}).get("CountryCode") == "*" for r in recs):
+                problems.append("%s %s geolocation set has no default (*) record: clients outside the listed "
+                                "locations would get no answer. Fix: add CountryCode '*'." % (name, rtype))
+    for name, types in sorted(names.items()):
+        if "CNAME" in types and len(types) > 1:
+            problems.append("%s has a CNAME beside %s records: a CNAME must be the only record of its name."
+                            % (name, ", ".join(sorted(types - {"CNAME"}))))
+    for rec in records:
+        name = fqdn(rec["Name"])
+        alias = rec.get("AliasTarget")
+        if alias and fqdn(alias["DNSName"]) not in known_targets:
+            problems.append("%s %s (%s) is an alias to %s, which does not exist (not a record in the zone nor a "
+                            "known load balancer)." % (name, rec["Type"], rec.get("SetIdentifier", "simple"),
+                                                       alias["DNSName"]))
+        check = rec.get("HealthCheckId")
+        if check and check not in known_checks:
+            problems.append("%s %s (%s) names health check %s, which does not exist."
+                            % (name, rec["Type"], rec.get("SetIdentifier", "simple"), check))
+        if rec.get("Failover") == "PRIMARY" and not alias and not check:
+            problems.append("%s %s failover PRIMARY is not an alias and has no health check: Route53 could never "
+                            "fail over. Fix: attach the region's health check." % (name, rec["Type"]))
+    return problems
+
+
+class Router:
+    """Answers which region serves a client, given records and region health."""
+
+    def __init__(self, records, health, targets, checks):
+        """health: region -> bool; targets: ALB DNS name -> region; checks: health check id -> region."""
+        self.records = {}
+        for rec in records:
+            if rec["Type"] in ("A", "AAAA"):
+                self.records.setdefault(fqdn(rec["Name"]), []).append(rec)
+        self.health = health
+        self.targets = {fqdn(k): v for k, v in targets.items()}
+        self.checks = checks
+
+    def _healthy(self, rec, continent, depth):
+        """(healthy, region) of one record."""
+        check = rec.get("HealthCheckId")
+        if check and not self.health.get(self.checks.get(check), False):
+            return False, None
+        alias = rec.get("AliasTarget")
+        if not alias:
+            return True, None
+        region = self.resolve(alias["DNSName"], continent, depth + 1)
+        if alias.get("EvaluateTargetHealth") and region is None:
+            return False, None
+        return True, region
+
+    def resolve(self, name, continent, depth=0):
+        """Region answering `name` for a client on `continent` (AF, EU or * for elsewhere); None if none healthy."""
+        name = fqdn(name)
+        if depth > 8:
+            return None
+        if name in self.targets:
+            region = self.targets[name]
+            return region if self.health.get(region, False) else None
+        recs = self.records.get(name, [])
+        if not recs:
+            return None
+        policy = policy_of(recs[0])
+        if policy == "failover":
+            ordered = sorted(recs, key=lambda r: r["Failover"] != "PRIMARY")
+        elif policy == "geolocation":
+            def rank(rec):
+                geo = rec.get("GeoLocation") or {}
+                if geo.get("ContinentCode") == continent or geo.get("CountryCode") == continent:
+                    return 0
+                return 1 if geo.get("CountryCode") == "*" else 2
+            # Route53 answers the most specific healthy location, then the default.
+            ordered = [r for r in sorted(recs, key=rank) if rank(r) < 2]
+        else:
+            ordered = recs[:1]
+        for rec in ordered:
+            healthy, region = self._healthy(rec, continent, depth)
+            if healthy:
+                return region
+        return None
+
+    def table(self, name):
+        return [(label, self.resolve(name, code)) for code, label in CONTINENTS]
+
+
+def routing_table(records, health, targets, checks, name):
+    """[(continent label, region or None)] for `name`."""
+    return Router(records, health, targets, checks).table(name)
+
+
+def routing_summary(rows):
+    return ", ".join("%s -> %s" % (label, region or "NO HEALTHY REGION") for label, region in rows)
