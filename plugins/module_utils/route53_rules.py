@@ -145,3 +145,46 @@ def routing_table(records, health, targets, checks, name):
 
 def routing_summary(rows):
     return ", ".join("%s -> %s" % (label, region or "NO HEALTHY REGION") for label, region in rows)
+
+
+def design_tree(domain, regions):
+    """The records of DESIGN.md for `regions` ([{region, role, alb_dns, alb_zone_id, health_check_id}]).
+
+    <region>.<domain>  simple alias to each ALB (operators' direct names)
+    eu.<domain>        failover PRIMARY primary ALB / SECONDARY secondary ALB
+    af.<domain>        failover PRIMARY africa ALB / SECONDARY eu.<domain>
+    <domain>           geolocation AF -> af., EU -> eu., default * -> eu.
+    """
+    domain = fqdn(domain)
+    by_role = {r["role"]: r for r in regions}
+    records = []
+
+    def alias(name, target, zone_id, **extra):
+        rec = {"Name": name, "Type": "A",
+               "AliasTarget": {"DNSName": fqdn(target), "HostedZoneId": zone_id, "EvaluateTargetHealth": True}}
+        rec.update(extra)
+        return rec
+
+    for r in regions:
+        records.append(alias(r["region"] + "." + domain, r["alb_dns"], r["alb_zone_id"]))
+    eu = "eu." + domain
+    if "primary" in by_role:
+        p = by_role["primary"]
+        records.append(alias(eu, p["alb_dns"], p["alb_zone_id"], SetIdentifier="eu-primary-" + p["region"],
+                             Failover="PRIMARY", HealthCheckId=p["health_check_id"]))
+    if "secondary" in by_role:
+        s = by_role["secondary"]
+        records.append(alias(eu, s["alb_dns"], s["alb_zone_id"], SetIdentifier="eu-secondary-" + s["region"],
+                             Failover="SECONDARY", HealthCheckId=s["health_check_id"]))
+    zone_marker = "SAME_ZONE"  # replaced by the hosted zone id when records are written
+    if "africa" in by_role:
+        a = by_role["africa"]
+        af = "af." + domain
+        records.append(alias(af, a["alb_dns"], a["alb_zone_id"], SetIdentifier="af-primary-" + a["region"],
+                             Failover="PRIMARY", HealthCheckId=a["health_check_id"]))
+        records.append(alias(af, eu, zone_marker, SetIdentifier="af-secondary-eu", Failover="SECONDARY"))
+        records.append(alias(domain, af, zone_marker, SetIdentifier="geo-africa",
+                             GeoLocation={"ContinentCode": "AF"}))
+    records.append(alias(domain, eu, zone_marker, SetIdentifier="geo-europe", GeoLocation={"ContinentCode": "EU"}))
+    records.append(alias(domain, eu, zone_marker, SetIdentifier="geo-default", GeoLocation={"CountryCode": "*"}))
+    return records

@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright: MedZen Health
+# Apache License 2.0
+"""Filters for the Route53 tree: build it, check it, and say who is served by which region."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.medzen.ehrbase.plugins.module_utils.route53_rules import (
+    design_tree,
+    routing_summary,
+    routing_table,
+    violations,
+)
+
+
+def route53_tree(regions, domain, zone_id):
+    records = design_tree(domain, regions)
+    for rec in records:
+        if rec["AliasTarget"]["HostedZoneId"] == "SAME_ZONE":
+            rec["AliasTarget"]["HostedZoneId"] = zone_id
+    return records
+
+
+def route53_violations(records, health_check_ids, external_targets):
+    return violations(records, health_check_ids, external_targets)
+
+
+def route53_routing(records, regions, health, domain):
+    """One line per continent for `domain`, given {region: healthy}."""
+    targets = {r["alb_dns"]: r["region"] for r in regions}
+    checks = {r["health_check_id"]: r["region"] for r in regions}
+    return routing_summary(routing_table(records, health, targets, checks, domain))
+
+
+def route53_from_info(record_sets):
+    """amazon.aws.route53_info resource_record_sets (snake_case) -> API shape for the checker."""
+    out = []
+    for r in record_sets:
+        rec = {"Name": r.get("name"), "Type": r.get("type")}
+        for src, dst in (("set_identifier", "SetIdentifier"), ("failover", "Failover"),
+                         ("health_check_id", "HealthCheckId")):
+            if r.get(src):
+                rec[dst] = r[src]
+        if r.get("geo_location"):
+            geo = r["geo_location"]
+            rec["GeoLocation"] = {k2: geo[k1] for k1, k2 in (("continent_code", "ContinentCode"),
+                                                            ("country_code", "CountryCode"),
+                                                            ("subdivision_code", "SubdivisionCode")) if geo.get(k1)}
+        if r.get("alias_target"):
+            a = r["alias_target"]
+            rec["AliasTarget"] = {"DNSName": a.get("dns_name"), "HostedZoneId": a.get("hosted_zone_id"),
+                                  "EvaluateTargetHealth": a.get("evaluate_target_health")}
+        if r.get("resource_records"):
+            rec["ResourceRecords"] = [{"Value": v.get("value")} for v in r["resource_records"]]
+        out.append(rec)
+    return out
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "route53_tree": route53_tree,
+            "route53_violations": route53_violations,
+            "route53_routing": route53_routing,
+            "route53_from_info": route53_from_info,
+        }
