@@ -58,6 +58,27 @@ def route53_from_info(record_sets):
     return out
 
 
+def route53_routing_without(record_sets, domain, regions, down):
+    """Routing line when the regions in `down` are out, from the zone's records alone.
+
+    The direct names (<region>.<domain>) give each region's ALB, the failover records'
+    identifiers (...-<region>) give each region's health check.
+    """
+    records = route53_from_info(record_sets)
+    down = [down] if isinstance(down, str) else list(down or [])
+    targets = []
+    for region in regions:
+        direct = [r for r in records if r["Name"].rstrip(".").lower() == "%s.%s" % (region, domain.rstrip(".").lower())
+                  and r.get("AliasTarget")]
+        checks = [r.get("HealthCheckId") for r in records
+                  if (r.get("SetIdentifier") or "").endswith("-" + region) and r.get("HealthCheckId")]
+        if direct:
+            targets.append({"region": region, "alb_dns": direct[0]["AliasTarget"]["DNSName"],
+                            "health_check_id": checks[0] if checks else None})
+    health = {r: r not in down for r in regions}
+    return route53_routing(records, targets, health, domain)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -65,4 +86,5 @@ class FilterModule(object):
             "route53_violations": route53_violations,
             "route53_routing": route53_routing,
             "route53_from_info": route53_from_info,
+            "route53_routing_without": route53_routing_without,
         }

@@ -52,6 +52,11 @@ options:
   tags:
     description: Tags for a newly registered revision.
     type: dict
+  state:
+    description: C(absent) deregisters every ACTIVE revision of the family (teardown); the other options are then ignored.
+    type: str
+    choices: [present, absent]
+    default: present
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -122,22 +127,38 @@ def ensure_present(client, module):
     return True, client.register_task_definition(**req)["taskDefinition"]
 
 
+def ensure_absent(client, module):
+    arns = []
+    for page in client.get_paginator("list_task_definitions").paginate(familyPrefix=module.params["family"],
+                                                                        status="ACTIVE"):
+        arns.extend(page["taskDefinitionArns"])
+    if arns and not module.check_mode:
+        for arn in arns:
+            client.deregister_task_definition(taskDefinition=arn)
+    return bool(arns), {"deregistered": arns}
+
+
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
             family=dict(type="str", required=True),
-            container_definitions=dict(type="list", elements="dict", required=True),
-            cpu=dict(type="str", required=True),
-            memory=dict(type="str", required=True),
-            execution_role_arn=dict(type="str", required=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            container_definitions=dict(type="list", elements="dict"),
+            cpu=dict(type="str"),
+            memory=dict(type="str"),
+            execution_role_arn=dict(type="str"),
             task_role_arn=dict(type="str"),
             cpu_architecture=dict(type="str", choices=["X86_64", "ARM64"], default="X86_64"),
             tags=dict(type="dict"),
         ),
+        required_if=[("state", "present", ("container_definitions", "cpu", "memory", "execution_role_arn"))],
         supports_check_mode=True,
     )
     client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
     try:
+        if module.params["state"] == "absent":
+            changed, result = ensure_absent(client, module)
+            module.exit_json(changed=changed, task_definition={}, revision=0, **result)
         changed, task_definition = ensure_present(client, module)
     except Exception as e:
         module.fail_json_aws(e, msg="Could not register task definition %s" % module.params["family"])
