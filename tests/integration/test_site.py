@@ -281,3 +281,46 @@ def test_rerun_does_not_duplicate_network(first_run):
         assert len(ec2.describe_vpcs(Filters=tag)["Vpcs"]) == 1
         assert len(ec2.describe_addresses()["Addresses"]) == 2
         assert len([n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] != "deleted"]) == 2
+
+
+def test_dns_tree_is_in_place_and_routing_printed(first_run):
+    rc, out = first_run
+    assert "Africa -> af-south-1, Europe -> eu-west-1, elsewhere -> eu-west-1" in out
+    r53 = aws("route53")
+    zone = [z for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == "medzenhealth.app."][0]
+    records = r53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+    by_name = {}
+    for rec in records:
+        by_name.setdefault((rec["Name"], rec["Type"]), []).append(rec)
+    top = by_name[("ehr.medzenhealth.app.", "A")]
+    assert sorted(r["SetIdentifier"] for r in top) == ["geo-africa", "geo-default", "geo-europe"]
+    assert all(r["AliasTarget"]["EvaluateTargetHealth"] for r in top)
+    eu = by_name[("eu.ehr.medzenhealth.app.", "A")]
+    assert sorted(r["Failover"] for r in eu) == ["PRIMARY", "SECONDARY"] and all(r.get("HealthCheckId") for r in eu)
+    checks = r53.list_health_checks()["HealthChecks"]
+    assert len(checks) == 3
+    for check in checks:
+        cfg = check["HealthCheckConfig"]
+        assert (cfg["Type"], cfg["ResourcePath"], cfg["RequestInterval"], cfg["FailureThreshold"]) == \
+            ("HTTPS", "/ehrbase/management/health", 30, 3)
+
+
+def test_failover_drill_and_rollback_run_end_to_end(first_run):
+    rc, out = run_playbook("playbooks/failover_drill.yml", "-e", "drill_region=eu-west-1")
+    assert rc == 0, out[-4000:]
+    assert "Africa -> af-south-1, Europe -> eu-central-1, elsewhere -> eu-central-1" in out
+    assert "detected down after" in out and "healthy again" in out
+    rc, out = run_playbook("playbooks/rollback_single_region.yml")
+    assert rc == 0, out[-4000:]
+    assert "Africa -> eu-west-1, Europe -> eu-west-1, elsewhere -> eu-west-1" in out
+    ecs = aws("ecs", "af-south-1")
+    svc = ecs.describe_services(cluster="medzen-local-afs1-cluster", services=["medzen-local-afs1-ehrbase"])["services"][0]
+    assert svc["desiredCount"] == 0 and svc["status"] == "ACTIVE"  # scaled, not deleted
+    rc, out = run_playbook("playbooks/rollback_single_region.yml")
+    assert rc == 0 and all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
+    # Undo = site.yml: the tree and the task counts come back, every region verified.
+    rc, out = run_playbook("site.yml")
+    assert rc == 0, out[-4000:]
+    assert "Africa -> af-south-1, Europe -> eu-west-1, elsewhere -> eu-west-1" in out
+    svc = ecs.describe_services(cluster="medzen-local-afs1-cluster", services=["medzen-local-afs1-ehrbase"])["services"][0]
+    assert svc["desiredCount"] == 2
