@@ -155,6 +155,31 @@ def apply():
 
     aas_responses.ApplicationAutoScalingResponse.describe_scaling_policies = describe_scaling_policies
 
+    # 9. Route53 ChangeResourceRecordSets: moto refuses a CREATE that repeats one
+    #    in its change journal when ANY record sorts after the name, even if the
+    #    record was deleted since ("already exists"; amazon.aws.route53 then reports
+    #    "ok" and writes nothing). AWS only refuses when that name, type and set
+    #    identifier exist now. So a CREATE of an absent record is applied as the
+    #    equivalent UPSERT; a CREATE of an existing one still fails as on AWS.
+    from moto.route53.models import Route53Backend
+
+    change_rrsets = Route53Backend.change_resource_record_sets
+
+    def change_resource_record_sets(self, zoneid, change_list):
+        zone = self.get_hosted_zone(zoneid)
+
+        def exists(rrset):
+            name = rrset["Name"].rstrip(".").lower() + "."
+            return any(r.name.rstrip(".").lower() + "." == name and r.type == rrset["Type"]
+                       and (r.set_identifier or None) == (rrset.get("SetIdentifier") or None) for r in zone.rrsets)
+
+        for change in change_list:
+            if change["Action"] == "CREATE" and not exists(change["ResourceRecordSet"]):
+                change["Action"] = "UPSERT"
+        return change_rrsets(self, zoneid, change_list)
+
+    Route53Backend.change_resource_record_sets = change_resource_record_sets
+
 
 def local_postgres():
     """region -> (socket dir, port) from EHRBASE_LOCAL_PG (set by localenv.py)."""

@@ -11,6 +11,7 @@ from ansible_collections.medzen.ehrbase.plugins.module_utils.route53_rules impor
     design_tree,
     routing_summary,
     routing_table,
+    teardown_records,
     violations,
 )
 
@@ -38,6 +39,9 @@ def route53_from_info(record_sets):
     """amazon.aws.route53_info resource_record_sets (snake_case) -> API shape for the checker."""
     out = []
     for r in record_sets:
+        if "Name" in r:  # already in API shape
+            out.append(r)
+            continue
         rec = {"Name": r.get("name"), "Type": r.get("type")}
         for src, dst in (("set_identifier", "SetIdentifier"), ("failover", "Failover"),
                          ("health_check_id", "HealthCheckId")):
@@ -79,6 +83,12 @@ def route53_routing_without(record_sets, domain, regions, down):
     return route53_routing(records, targets, health, domain)
 
 
+def route53_teardown_records(record_sets, domain, regions, albs, everything=False):
+    """route53_info record sets -> the records (API shape) a teardown of `regions` deletes, in order."""
+    regions = [regions] if isinstance(regions, str) else list(regions or [])
+    return teardown_records(route53_from_info(record_sets), domain, regions, albs or [], everything)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -87,4 +97,5 @@ class FilterModule(object):
             "route53_routing": route53_routing,
             "route53_from_info": route53_from_info,
             "route53_routing_without": route53_routing_without,
+            "route53_teardown_records": route53_teardown_records,
         }

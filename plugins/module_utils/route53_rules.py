@@ -50,8 +50,9 @@ def violations(records, health_check_ids=(), external_targets=()):
             problems.append("%s %s has %d simple records; only one is allowed." % (name, rtype, len(recs)))
         if policies == ["failover"]:
             roles = sorted(r["Failover"] for r in recs)
-            if roles != ["PRIMARY", "SECONDARY"] and roles != ["PRIMARY"]:
-                problems.append("%s %s failover set has %s; it needs exactly one PRIMARY and at most one "
+            # A lone SECONDARY is valid (it is what remains after one region is torn down).
+            if roles not in (["PRIMARY", "SECONDARY"], ["PRIMARY"], ["SECONDARY"]):
+                problems.append("%s %s failover set has %s; it needs at most one PRIMARY and at most one "
                                 "SECONDARY." % (name, rtype, roles))
         if policies == ["geolocation"]:
             if not any((r.get("GeoLocation") or {}).get("CountryCode") == "*" for r in recs):
@@ -188,3 +189,31 @@ def design_tree(domain, regions):
     records.append(alias(domain, eu, zone_marker, SetIdentifier="geo-europe", GeoLocation={"ContinentCode": "EU"}))
     records.append(alias(domain, eu, zone_marker, SetIdentifier="geo-default", GeoLocation={"CountryCode": "*"}))
     return records
+
+
+def teardown_records(records, domain, regions, albs, everything=False):
+    """The records a teardown removes, in a safe deletion order (aliases before what they point at).
+
+    regions: the regions being removed (their direct names go); albs: those regions' ALB DNS names
+    (every record aliasing one goes, e.g. a failover member). everything: also the global tree
+    (<domain>, af., eu.) and the ACM validation CNAMEs under the domain. Other records stay.
+    """
+    domain = fqdn(domain)
+    albs = {fqdn(a) for a in albs if a}
+    direct = {fqdn("%s.%s" % (r, domain)) for r in regions}
+    tree = [domain, fqdn("af." + domain), fqdn("eu." + domain)] if everything else []
+
+    def order(rec):
+        name = fqdn(rec["Name"])
+        return (tree.index(name) if name in tree else len(tree), name, rec.get("SetIdentifier") or "")
+
+    def ours(rec):
+        name = fqdn(rec["Name"])
+        alias = fqdn(rec["AliasTarget"]["DNSName"]) if rec.get("AliasTarget") else None
+        if name in direct or name in tree or alias in albs:
+            return True
+        values = [v.get("Value", "") for v in rec.get("ResourceRecords") or []]
+        return (everything and rec["Type"] == "CNAME" and name.startswith("_") and name.endswith("." + domain)
+                and any("acm-validations.aws" in v for v in values))
+
+    return sorted((r for r in records if ours(r)), key=order)

@@ -121,8 +121,10 @@ def ensure_present(client, module):
     if cert is None:
         if module.check_mode:
             return True, {"CertificateArn": "", "Status": "REQUESTED"}
-        req = dict(DomainName=p["domain_name"], ValidationMethod="DNS",
-                   IdempotencyToken=uuid.uuid5(uuid.NAMESPACE_DNS, p["domain_name"]).hex[:32])
+        # One token per invocation: it makes the API's own retries of this call safe. A token
+        # derived from the name alone would, for an hour, hand back a certificate a teardown
+        # just deleted; across runs, find() above is what prevents duplicates.
+        req = dict(DomainName=p["domain_name"], ValidationMethod="DNS", IdempotencyToken=uuid.uuid4().hex[:32])
         if p["subject_alternative_names"]:
             req["SubjectAlternativeNames"] = [p["domain_name"]] + p["subject_alternative_names"]
         if p["tags"]:

@@ -21,7 +21,10 @@ description:
     sets it every run (failover drill, rollback to a single region).
   - Why a custom module - M(community.aws.ecs_service) resets a desired count that autoscaling changed, does not
     compare deployment or network configuration, and cannot change tags.
-  - Never deletes a service (teardown does that explicitly).
+  - O(state=absent) removes the service together with its autoscaling (scaling policies, then the scalable target,
+    then the service, forced so running tasks are stopped). Used by the teardown playbook only.
+    M(community.aws.application_autoscaling_policy) cannot do the autoscaling part - it deletes in check mode and
+    never deregisters the scalable target.
 options:
   cluster:
     description: Cluster name.
@@ -31,14 +34,17 @@ options:
     description: Service name.
     type: str
     required: true
-  task_definition:
-    description: Task definition ARN (family:revision).
+  state:
+    description: C(present) creates or converges the service; C(absent) deletes it and its autoscaling.
     type: str
-    required: true
+    choices: [present, absent]
+    default: present
+  task_definition:
+    description: Task definition ARN (family:revision). Required with O(state=present).
+    type: str
   desired_count:
-    description: Task count on creation (or always, with O(desired_count_mode=exact)).
+    description: Task count on creation (or always, with O(desired_count_mode=exact)). Required with O(state=present).
     type: int
-    required: true
   desired_count_mode:
     description: C(initial) leaves the count to autoscaling after creation; C(exact) enforces O(desired_count).
     type: str
@@ -51,15 +57,13 @@ options:
     description: Highest count re-runs accept (the autoscaling maximum).
     type: int
   subnets:
-    description: Subnets of the tasks (private).
+    description: Subnets of the tasks (private). Required with O(state=present).
     type: list
     elements: str
-    required: true
   security_groups:
-    description: Security groups of the tasks.
+    description: Security groups of the tasks. Required with O(state=present).
     type: list
     elements: str
-    required: true
   assign_public_ip:
     description: Give tasks a public IP (not for private subnets behind NAT).
     type: bool
@@ -121,6 +125,12 @@ EXAMPLES = r"""
     desired_count_mode: exact
     subnets: "{{ network_outputs.private_subnet_ids }}"
     security_groups: ["{{ network_outputs.security_group_ids.ecs }}"]
+
+- name: Teardown - the service, its scaling policies and scalable target
+  medzen.ehrbase.ecs_fargate_service:
+    cluster: medzen-prod-euw1-cluster
+    name: medzen-prod-euw1-ehrbase
+    state: absent
 """
 
 RETURN = r"""
@@ -129,7 +139,8 @@ service:
   returned: always
   type: dict
 updated:
-  description: The service fields that were (or in check mode would be) changed.
+  description: The service fields that were (or in check mode would be) changed; with O(state=absent) what was
+    (or would be) removed - C(scaling_policy:<name>), C(scalable_target), C(service).
   returned: always
   type: list
   elements: str
@@ -210,18 +221,47 @@ def ensure_present(client, module):
     return changed, sorted(update), service
 
 
+def ensure_absent(client, autoscaling, module):
+    p = module.params
+    resource = "service/%s/%s" % (p["cluster"], p["name"])
+    scope = dict(ServiceNamespace="ecs", ResourceId=resource, ScalableDimension="ecs:service:DesiredCount")
+    policies = autoscaling.describe_scaling_policies(**scope).get("ScalingPolicies", [])
+    targets = autoscaling.describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=[resource], ScalableDimension="ecs:service:DesiredCount",
+    ).get("ScalableTargets", [])
+    service = describe(client, p["cluster"], p["name"]) if cluster_exists(client, p["cluster"]) else None
+    removed = ["scaling_policy:%s" % pol["PolicyName"] for pol in policies]
+    removed += ["scalable_target"] if targets else []
+    removed += ["service"] if service else []
+    if module.check_mode or not removed:
+        return bool(removed), removed, service or {}
+    for pol in policies:
+        autoscaling.delete_scaling_policy(PolicyName=pol["PolicyName"], **scope)
+    if targets:
+        autoscaling.deregister_scalable_target(**scope)
+    if service:
+        service = client.delete_service(cluster=p["cluster"], service=p["name"], force=True)["service"]
+    return True, removed, service or {}
+
+
+def cluster_exists(client, cluster):
+    found = client.describe_clusters(clusters=[cluster]).get("clusters", [])
+    return any(c.get("status") == "ACTIVE" for c in found)
+
+
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
             cluster=dict(type="str", required=True),
             name=dict(type="str", required=True),
-            task_definition=dict(type="str", required=True),
-            desired_count=dict(type="int", required=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            task_definition=dict(type="str"),
+            desired_count=dict(type="int"),
             desired_count_mode=dict(type="str", choices=["initial", "exact"], default="initial"),
             min_count=dict(type="int"),
             max_count=dict(type="int"),
-            subnets=dict(type="list", elements="str", required=True),
-            security_groups=dict(type="list", elements="str", required=True),
+            subnets=dict(type="list", elements="str"),
+            security_groups=dict(type="list", elements="str"),
             assign_public_ip=dict(type="bool", default=False),
             load_balancers=dict(type="list", elements="dict", default=[]),
             health_check_grace_period=dict(type="int", default=180),
@@ -231,11 +271,16 @@ def main():
             platform_version=dict(type="str", default="LATEST"),
             tags=dict(type="dict"),
         ),
+        required_if=[("state", "present", ("task_definition", "desired_count", "subnets", "security_groups"))],
         supports_check_mode=True,
     )
     client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
     try:
-        changed, updated, service = ensure_present(client, module)
+        if module.params["state"] == "absent":
+            autoscaling = module.client("application-autoscaling", retry_decorator=AWSRetry.jittered_backoff())
+            changed, updated, service = ensure_absent(client, autoscaling, module)
+        else:
+            changed, updated, service = ensure_present(client, module)
     except Exception as e:
         module.fail_json_aws(e, msg="Could not converge ECS service %s" % module.params["name"])
     module.exit_json(changed=changed, updated=updated, service=service)

@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.medzen.ehrbase.plugins.module_utils.route53_rules import (
     routing_summary,
     routing_table,
+    teardown_records,
     violations,
 )
 
@@ -14,6 +15,7 @@ D = "ehr.medzenhealth.app."
 ALB = {"eu-west-1": "alb-euw1.eu-west-1.elb.amazonaws.com.", "eu-central-1": "alb-euc1.eu-central-1.elb.amazonaws.com.",
        "af-south-1": "alb-afs1.af-south-1.elb.amazonaws.com."}
 CHECKS = {"hc-euw1": "eu-west-1", "hc-euc1": "eu-central-1", "hc-afs1": "af-south-1"}
+TARGETS = {v: k for k, v in ALB.items()}
 
 
 def alias(name, target, **extra):
@@ -111,3 +113,40 @@ def test_summary_line():
     rows = routing_table(tree(), {"eu-west-1": True, "eu-central-1": True, "af-south-1": True},
                          {v: k for k, v in ALB.items()}, CHECKS, D)
     assert routing_summary(rows) == "Africa -> af-south-1, Europe -> eu-west-1, elsewhere -> eu-west-1"
+
+
+def test_lone_secondary_is_valid_but_two_primaries_are_not():
+    lone = [r for r in tree() if r.get("SetIdentifier") != "eu-primary"]
+    assert check(lone) == []
+    bad = tree() + [alias("eu." + D, ALB["af-south-1"], SetIdentifier="eu-primary-2", Failover="PRIMARY",
+                          HealthCheckId="hc-afs1")]
+    assert any("at most one PRIMARY" in p for p in check(bad))
+
+
+def full_zone():
+    direct = [alias(r + "." + D, ALB[r]) for r in ALB]
+    cname = {"Name": "_abc.eu." + D, "Type": "CNAME", "TTL": 300,
+             "ResourceRecords": [{"Value": "_x.acm-validations.aws."}]}
+    foreign = [{"Name": "www.medzenhealth.app.", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": D}]},
+               {"Name": "medzenhealth.app.", "Type": "MX", "TTL": 60, "ResourceRecords": [{"Value": "10 mx"}]}]
+    return tree() + direct + [cname] + foreign
+
+
+def test_teardown_of_one_region_takes_its_direct_name_and_failover_member_only():
+    doomed = teardown_records(full_zone(), D, ["af-south-1"], [ALB["af-south-1"]])
+    assert [(r["Name"], r.get("SetIdentifier")) for r in doomed] == [("af-south-1." + D, None),
+                                                                     ("af." + D, "af-primary")]
+    rest = [r for r in full_zone() if r not in doomed]
+    assert check(rest) == []
+    assert routing_summary(routing_table(rest, {"eu-west-1": True, "eu-central-1": True}, TARGETS, CHECKS, D)) == \
+        "Africa -> eu-west-1, Europe -> eu-west-1, elsewhere -> eu-west-1"
+
+
+def test_teardown_of_everything_takes_the_tree_first_and_never_foreign_records():
+    doomed = teardown_records(full_zone(), D, list(ALB), list(ALB.values()), everything=True)
+    names = [r["Name"] for r in doomed]
+    assert names[:3] == [D] * 3, "the geolocation records (which alias the rest) go first"
+    assert names.index("af." + D) < names.index("eu." + D), "af. aliases eu."
+    assert "_abc.eu." + D in names
+    assert len(doomed) == len(full_zone()) - 2
+    assert not any(r["Name"].startswith(("www.", "medzenhealth")) for r in doomed)

@@ -1,0 +1,129 @@
+"""Teardown on the test emulator: refusals, one region, everything, the no-op re-run, the rebuild.
+
+Runs after test_site.py (pytest orders files by name) and builds its own deployment if needed.
+"""
+
+import pytest
+
+from helpers import REGIONS, aws, changed_tasks, emulator_reset, recap, run_playbook
+
+PREFIX = {"eu-west-1": "medzen-local-euw1", "eu-central-1": "medzen-local-euc1", "af-south-1": "medzen-local-afs1"}
+DOMAIN = "ehr.medzenhealth.app."
+
+
+@pytest.fixture(scope="module")
+def deployed():
+    """The deployment test_site.py leaves converged, else a fresh one (when run on its own)."""
+    if all(vpc_count(r) == 1 for r in REGIONS) and zone_records():
+        return
+    emulator_reset()
+    rc, out = run_playbook("site.yml")
+    assert rc == 0, out[-4000:]
+
+
+def zone_records():
+    r53 = aws("route53")
+    zones = [z for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == "medzenhealth.app."]
+    if not zones:
+        return None
+    return r53.list_resource_record_sets(HostedZoneId=zones[0]["Id"])["ResourceRecordSets"]
+
+
+def vpc_count(region):
+    return len(aws("ec2", region).describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["medzen"]}])["Vpcs"])
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "pass -e teardown_confirm=local/all"),
+    (["-e", "teardown_confirm=local/eu-west-1"], "pass -e teardown_confirm=local/all (got local/eu-west-1)"),
+    (["-e", "teardown_confirm=prod/all"], "(got prod/all)"),
+])
+def test_teardown_refuses_without_the_exact_confirmation(deployed, extra, message):
+    rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=all", *extra)
+    assert rc != 0
+    assert message in " ".join(out.split()), out[-3000:]
+    assert all(vpc_count(r) == 1 for r in REGIONS), "a refused teardown changed something"
+
+
+def test_teardown_refuses_an_unknown_target(deployed):
+    rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=us-east-1",
+                           "-e", "teardown_confirm=local/us-east-1")
+    assert rc != 0 and "teardown_target='us-east-1' is neither a region of this inventory" in " ".join(out.split())
+    assert all(vpc_count(r) == 1 for r in REGIONS)
+
+
+def test_teardown_check_mode_changes_nothing(deployed):
+    before = zone_records()
+    rc, out = run_playbook("playbooks/teardown.yml", "--check", "-e", "teardown_target=all",
+                           "-e", "teardown_confirm=local/all")
+    assert rc == 0, out[-4000:]
+    assert all(recap(out)[r]["changed"] >= 1 for r in REGIONS), "check mode must say what it would remove"
+    assert zone_records() == before and all(vpc_count(r) == 1 for r in REGIONS)
+
+
+def test_one_region_teardown_keeps_the_others_and_a_valid_tree(deployed):
+    rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=af-south-1",
+                           "-e", "teardown_confirm=local/af-south-1")
+    assert rc == 0, out[-4000:]
+    assert "Africa -> eu-west-1, Europe -> eu-west-1, elsewhere -> eu-west-1" in out
+    assert vpc_count("af-south-1") == 0 and vpc_count("eu-west-1") == 1 and vpc_count("eu-central-1") == 1
+    names = {(r["Name"], r.get("SetIdentifier")) for r in zone_records()}
+    assert ("af-south-1." + DOMAIN, None) not in names
+    assert ("af." + DOMAIN, "af-primary-af-south-1") not in names
+    assert ("af." + DOMAIN, "af-secondary-eu") in names and ("eu-west-1." + DOMAIN, None) in names
+    assert len(aws("route53").list_health_checks()["HealthChecks"]) == 2
+    assert aws("rds", "eu-west-1").describe_db_instances()["DBInstances"], "another region's database was touched"
+
+
+def test_teardown_all_leaves_only_the_snapshots_and_deleted_secrets(deployed):
+    rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=all", "-e", "teardown_confirm=local/all",
+                           "-e", "teardown_delete_zone=true")
+    assert rc == 0, out[-4000:]
+    for region in REGIONS:
+        prefix = PREFIX[region]
+        ec2 = aws("ec2", region)
+        assert vpc_count(region) == 0
+        assert ec2.describe_addresses()["Addresses"] == []
+        assert {n["State"] for n in ec2.describe_nat_gateways()["NatGateways"]} <= {"deleted"}
+        assert [g for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"] == []
+        rds = aws("rds", region)
+        assert rds.describe_db_instances()["DBInstances"] == []
+        snaps = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+        assert len(snaps) == 1 and snaps[0]["DBSnapshotIdentifier"].startswith(prefix + "-db-final-")
+        assert snaps[0]["Encrypted"]
+        assert [g for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
+                if g["DBParameterGroupName"].startswith(prefix)] == []
+        assert rds.describe_db_subnet_groups()["DBSubnetGroups"] == []
+        secrets = aws("secretsmanager", region).list_secrets(IncludePlannedDeletion=True)["SecretList"]
+        assert len(secrets) == 5 and all(s.get("DeletedDate") for s in secrets), "secrets kept, scheduled for deletion"
+        ecs = aws("ecs", region)
+        clusters = ecs.describe_clusters(clusters=[prefix + "-cluster"])["clusters"]
+        assert all(c["status"] == "INACTIVE" for c in clusters)
+        assert ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"] == []
+        elb = aws("elbv2", region)
+        assert elb.describe_load_balancers()["LoadBalancers"] == [] and elb.describe_target_groups()["TargetGroups"] == []
+        assert aws("acm", region).list_certificates()["CertificateSummaryList"] == []
+        assert aws("logs", region).describe_log_groups()["logGroups"] == []
+        assert aws("application-autoscaling", region).describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"] == []
+        # Kept on purpose: the key that decrypts the final snapshot (README, docs/teardown.md).
+        key = aws("kms", region).describe_key(KeyId="alias/%s-ehrbase" % prefix)["KeyMetadata"]
+        assert key["KeyState"] == "Enabled"
+    assert [r["RoleName"] for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith("medzen-")] == []
+    assert aws("route53").list_health_checks()["HealthChecks"] == []
+    assert zone_records() is None, "teardown_delete_zone=true removes the emptied zone"
+
+
+def test_second_teardown_changes_nothing(deployed):
+    rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=all", "-e", "teardown_confirm=local/all",
+                           "-e", "teardown_delete_zone=true")
+    assert rc == 0, out[-4000:]
+    assert all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
+
+
+def test_site_rebuilds_everything_after_teardown(deployed):
+    rc, out = run_playbook("site.yml")
+    assert rc == 0, out[-4000:]
+    assert "Africa -> af-south-1, Europe -> eu-west-1, elsewhere -> eu-west-1" in out
+    assert all(vpc_count(r) == 1 for r in REGIONS)
+    names = {(r["Name"], r.get("SetIdentifier")) for r in zone_records()}
+    assert {("af." + DOMAIN, "af-primary-af-south-1"), (DOMAIN, "geo-default"), ("eu-central-1." + DOMAIN, None)} <= names
