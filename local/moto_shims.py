@@ -180,6 +180,36 @@ def apply():
 
     Route53Backend.change_resource_record_sets = change_resource_record_sets
 
+    # 10. AWS Budgets: moto implements neither UpdateBudget nor
+    #     DescribeSubscribersForNotification (AWS has both; the budget module
+    #     uses them to change an amount and to compare subscribers).
+    from moto.budgets.exceptions import NotFoundException as BudgetNotFound
+    from moto.budgets.responses import BudgetsResponse
+
+    def _budget(self):
+        budgets = self.backend.budgets[self._get_param("AccountId")]
+        name = self._get_param("BudgetName") or (self._get_param("NewBudget") or {}).get("BudgetName")
+        if name not in budgets:
+            raise BudgetNotFound("Unable to find budget: %s - the budget doesn't exist." % name)
+        return budgets[name]
+
+    def update_budget(self):
+        budget = _budget(self)
+        new = dict(self._get_param("NewBudget"))
+        new.setdefault("TimePeriod", budget.budget.get("TimePeriod"))
+        budget.budget = new
+        return _json.dumps({})
+
+    def describe_subscribers_for_notification(self):
+        wanted = self._get_param("Notification")
+        subs = [n.subscribers for n in _budget(self).notifications if n.details == wanted]
+        if not subs:
+            raise BudgetNotFound("Unable to find notification for the budget.")
+        return _json.dumps({"Subscribers": subs[0]})
+
+    BudgetsResponse.update_budget = update_budget
+    BudgetsResponse.describe_subscribers_for_notification = describe_subscribers_for_notification
+
 
 def local_postgres():
     """region -> (socket dir, port) from EHRBASE_LOCAL_PG (set by localenv.py)."""

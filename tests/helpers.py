@@ -59,3 +59,25 @@ def changed_tasks(output):
         elif line.startswith("changed:") and current:
             names.append("%s -> %s" % (current, line.split("]")[0] + "]"))
     return names
+
+
+def run_module(module, args, check_mode=False, diff=False, aws_args=True):
+    """One module through `ansible` (the real plugin loader, argument spec and check mode).
+
+    Returns (rc, result dict or None, combined output). aws_args adds the test emulator's endpoint and keys.
+    """
+    import json
+
+    if aws_args:
+        args = dict(args, endpoint_url=ENDPOINT, access_key="testing", secret_key="testing",
+                    region=args.get("region", "eu-west-1"))
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-i", "localhost,", "-c", "local",
+           "-e", "ansible_python_interpreter=" + sys.executable, "-m", module, "-a", json.dumps(args)]
+    cmd += (["--check"] if check_mode else []) + (["--diff"] if diff else [])
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    m = re.search(r"\| (?:SUCCESS|CHANGED|FAILED!) => ", proc.stdout)
+    result = json.JSONDecoder().raw_decode(proc.stdout[m.end():].strip())[0] if m else None
+    return proc.returncode, result, out

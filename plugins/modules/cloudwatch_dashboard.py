@@ -156,7 +156,7 @@ def ensure_present(client, module):
     p = module.params
     want = wanted_body(p)
     arn, have = current(client, p["name"])
-    if have == want:
+    if arn is not None and have == want:
         return False, arn, have, {}
     if not module.check_mode:
         result = client.put_dashboard(DashboardName=p["name"], DashboardBody=json.dumps(want))
@@ -165,13 +165,13 @@ def ensure_present(client, module):
             module.fail_json(msg="CloudWatch rejected parts of dashboard %s: %s" % (
                 p["name"], "; ".join("%s: %s" % (m.get("DataPath"), m.get("Message")) for m in problems)))
         arn, _ = current(client, p["name"])
-    return True, arn, want, diff(have, want)
+    return True, arn or "", want, diff(have, want)
 
 
 def ensure_absent(client, module):
     name = module.params["name"]
     arn, have = current(client, name)
-    if arn == "" and not have:
+    if arn is None:
         return False, "", {}, {}
     if not module.check_mode:
         client.delete_dashboards(DashboardNames=[name])

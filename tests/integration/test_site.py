@@ -305,6 +305,29 @@ def test_dns_tree_is_in_place_and_routing_printed(first_run):
             ("HTTPS", "/ehrbase/management/health", 30, 3)
 
 
+@pytest.mark.parametrize("region", REGIONS)
+def test_monitoring_watches_this_regions_resources(first_run, region):
+    prefix = {"eu-west-1": "medzen-local-euw1", "eu-central-1": "medzen-local-euc1", "af-south-1": "medzen-local-afs1"}[region]
+    alarms = aws("cloudwatch", region).describe_alarms(AlarmNamePrefix=prefix + "-")["MetricAlarms"]
+    assert len(alarms) == 9
+    topic = [t["TopicArn"] for t in aws("sns", region).list_topics()["Topics"] if t["TopicArn"].endswith(prefix + "-alarms")]
+    assert all(a["AlarmActions"] == topic and a["OKActions"] == topic for a in alarms)
+    alb = aws("elbv2", region).describe_load_balancers(Names=[prefix + "-alb"])["LoadBalancers"][0]["LoadBalancerArn"]
+    dims = {d["Value"] for a in alarms for d in a.get("Dimensions", [])}
+    assert {prefix + "-cluster", prefix + "-ehrbase", prefix + "-db", alb.split(":loadbalancer/")[1]} <= dims
+    health = aws("cloudwatch", "us-east-1").describe_alarms(AlarmNamePrefix=prefix + "-route53-health")["MetricAlarms"]
+    assert len(health) == 1 and health[0]["Dimensions"][0]["Name"] == "HealthCheckId"
+
+
+def test_one_dashboard_and_the_budget(first_run):
+    body = aws("cloudwatch", "eu-west-1").get_dashboard(DashboardName="medzen-local-ehrbase")["DashboardBody"]
+    for prefix in ("medzen-local-euw1", "medzen-local-euc1", "medzen-local-afs1"):
+        assert prefix + "-cluster" in body and prefix + "-db" in body
+    account = aws("sts").get_caller_identity()["Account"]
+    budget = aws("budgets", "us-east-1").describe_budget(AccountId=account, BudgetName="medzen-local-ehrbase-monthly")
+    assert float(budget["Budget"]["BudgetLimit"]["Amount"]) == 1500
+
+
 def test_failover_drill_and_rollback_run_end_to_end(first_run):
     rc, out = run_playbook("playbooks/failover_drill.yml", "-e", "drill_region=eu-west-1")
     assert rc == 0, out[-4000:]

@@ -108,6 +108,12 @@ def test_teardown_all_leaves_only_the_snapshots_and_deleted_secrets(deployed):
         # Kept on purpose: the key that decrypts the final snapshot (README, docs/teardown.md).
         key = aws("kms", region).describe_key(KeyId="alias/%s-ehrbase" % prefix)["KeyMetadata"]
         assert key["KeyState"] == "Enabled"
+    for region in REGIONS + ("us-east-1",):
+        assert aws("cloudwatch", region).describe_alarms()["MetricAlarms"] == []
+        assert aws("sns", region).list_topics()["Topics"] == []
+        assert aws("cloudwatch", region).list_dashboards()["DashboardEntries"] == []
+    account = aws("sts").get_caller_identity()["Account"]
+    assert aws("budgets", "us-east-1").describe_budgets(AccountId=account).get("Budgets", []) == []
     assert [r["RoleName"] for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith("medzen-")] == []
     assert aws("route53").list_health_checks()["HealthChecks"] == []
     assert zone_records() is None, "teardown_delete_zone=true removes the emptied zone"

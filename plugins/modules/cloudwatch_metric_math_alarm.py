@@ -1,0 +1,231 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: MedZen Health
+# Apache License 2.0
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: cloudwatch_metric_math_alarm
+short_description: CloudWatch alarm on a metric math expression, idempotent
+version_added: "0.1.0"
+author: MedZen Health platform team
+description:
+  - Creates, updates or deletes a CloudWatch alarm whose value is a metric math expression (for example a 5XX rate in
+    percent of requests), with alarm and OK actions.
+  - Compares the stored alarm with the wanted one, the metric queries included, and writes only on a difference.
+  - Why a custom module - M(amazon.aws.cloudwatch_metric_alarm) drops C(Metrics) from its comparison and then finds
+    every metric math alarm different from its parameters, so it rewrites the alarm and reports a change on every run.
+options:
+  name:
+    description: Alarm name.
+    type: str
+    required: true
+  state:
+    description: C(present) or C(absent).
+    type: str
+    choices: [present, absent]
+    default: present
+  description:
+    description: Alarm description (what the operator reads in the notification).
+    type: str
+    default: ""
+  metrics:
+    description:
+      - Metric queries in the CloudWatch API shape (C(Id), C(Expression) or C(MetricStat), C(Label), C(ReturnData)).
+        Exactly one query returns data (the alarm's value). Required with O(state=present).
+    type: list
+    elements: dict
+  comparison:
+    description: Comparison operator, e.g. C(GreaterThanThreshold).
+    type: str
+    choices: [GreaterThanOrEqualToThreshold, GreaterThanThreshold, LessThanThreshold, LessThanOrEqualToThreshold]
+    default: GreaterThanThreshold
+  threshold:
+    description: Threshold compared with the expression's value. Required with O(state=present).
+    type: float
+  evaluation_periods:
+    description: Periods evaluated.
+    type: int
+    default: 5
+  datapoints_to_alarm:
+    description: Breaching periods (of O(evaluation_periods)) that fire the alarm.
+    type: int
+    default: 3
+  treat_missing_data:
+    description: How missing data counts.
+    type: str
+    choices: [breaching, notBreaching, ignore, missing]
+    default: missing
+  alarm_actions:
+    description: ARNs notified when the alarm fires.
+    type: list
+    elements: str
+    default: []
+  ok_actions:
+    description: ARNs notified when it recovers.
+    type: list
+    elements: str
+    default: []
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: 5XX responses above 1 % of requests
+  medzen.ehrbase.cloudwatch_metric_math_alarm:
+    name: medzen-prod-euw1-alb-5xx-rate
+    threshold: 1
+    treat_missing_data: notBreaching
+    alarm_actions: ["{{ topic_arn }}"]
+    ok_actions: ["{{ topic_arn }}"]
+    metrics:
+      - {Id: rate, Expression: "100 * FILL(errors, 0) / requests", Label: 5XX %, ReturnData: true}
+      - Id: errors
+        ReturnData: false
+        MetricStat:
+          Metric: {Namespace: AWS/ApplicationELB, MetricName: HTTPCode_Target_5XX_Count,
+                   Dimensions: [{Name: LoadBalancer, Value: app/medzen-prod-euw1-alb/0123456789abcdef}]}
+          Period: 60
+          Stat: Sum
+      - Id: requests
+        ReturnData: false
+        MetricStat:
+          Metric: {Namespace: AWS/ApplicationELB, MetricName: RequestCount,
+                   Dimensions: [{Name: LoadBalancer, Value: app/medzen-prod-euw1-alb/0123456789abcdef}]}
+          Period: 60
+          Stat: Sum
+"""
+
+RETURN = r"""
+alarm:
+  description: The alarm as described by CloudWatch (empty when absent).
+  returned: always
+  type: dict
+updated:
+  description: The alarm fields that differed (or C(created), C(deleted)).
+  returned: always
+  type: list
+  elements: str
+"""
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import subset_equal
+
+
+def wanted(p):
+    return dict(
+        AlarmName=p["name"], AlarmDescription=p["description"], Metrics=[normalise(m) for m in p["metrics"]],
+        ComparisonOperator=p["comparison"], Threshold=float(p["threshold"]), EvaluationPeriods=p["evaluation_periods"],
+        DatapointsToAlarm=p["datapoints_to_alarm"], TreatMissingData=p["treat_missing_data"],
+        AlarmActions=sorted(p["alarm_actions"]), OKActions=sorted(p["ok_actions"]), ActionsEnabled=True,
+    )
+
+
+def normalise(query):
+    """API-shape query with the types CloudWatch returns (ReturnData default true, Period as int)."""
+    out = dict(query)
+    out.setdefault("ReturnData", True)
+    if "MetricStat" in out:
+        stat = dict(out["MetricStat"], Period=int(out["MetricStat"]["Period"]))
+        metric = dict(stat["Metric"])
+        metric["Dimensions"] = sorted(metric.get("Dimensions") or [], key=lambda d: d["Name"])
+        stat["Metric"] = metric
+        out["MetricStat"] = stat
+    return out
+
+
+def definition_errors(p):
+    if p["state"] != "present":
+        return []
+    errors = []
+    returning = [m.get("Id") for m in p["metrics"] if m.get("ReturnData", True)]
+    if len(returning) != 1:
+        errors.append("exactly one query must have ReturnData true (the alarm's value); these do: %s" % returning)
+    for i, m in enumerate(p["metrics"]):
+        if not m.get("Id") or not str(m["Id"])[0].islower():
+            errors.append("metrics[%d]: Id %r must start with a lower-case letter" % (i, m.get("Id")))
+        if ("Expression" in m) == ("MetricStat" in m):
+            errors.append("metrics[%d] (%s): give exactly one of Expression and MetricStat" % (i, m.get("Id")))
+    return errors
+
+
+def describe(client, name):
+    found = client.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"]).get("MetricAlarms", [])
+    return found[0] if found else None
+
+
+def differences(want, have):
+    have = dict(have, AlarmActions=sorted(have.get("AlarmActions", [])), OKActions=sorted(have.get("OKActions", [])),
+                Metrics=[normalise(m) for m in have.get("Metrics", [])])
+    return [k for k, v in want.items() if not subset_equal(v, have.get(k))]
+
+
+def ensure_present(client, module):
+    want = wanted(module.params)
+    have = describe(client, want["AlarmName"])
+    updated = ["created"] if have is None else differences(want, have)
+    if updated and not module.check_mode:
+        client.put_metric_alarm(**want)
+        have = describe(client, want["AlarmName"])
+    return bool(updated), updated, have or want
+
+
+def ensure_absent(client, module):
+    have = describe(client, module.params["name"])
+    if have is None:
+        return False, [], {}
+    if not module.check_mode:
+        client.delete_alarms(AlarmNames=[module.params["name"]])
+    return True, ["deleted"], {}
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            description=dict(type="str", default=""),
+            metrics=dict(type="list", elements="dict"),
+            comparison=dict(type="str", default="GreaterThanThreshold",
+                            choices=["GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold",
+                                     "LessThanOrEqualToThreshold"]),
+            threshold=dict(type="float"),
+            evaluation_periods=dict(type="int", default=5),
+            datapoints_to_alarm=dict(type="int", default=3),
+            treat_missing_data=dict(type="str", choices=["breaching", "notBreaching", "ignore", "missing"],
+                                    default="missing"),
+            alarm_actions=dict(type="list", elements="str", default=[]),
+            ok_actions=dict(type="list", elements="str", default=[]),
+        ),
+        required_if=[("state", "present", ("metrics", "threshold"))],
+        supports_check_mode=True,
+    )
+    errors = definition_errors(module.params)
+    if errors:
+        module.fail_json(msg="Alarm %s has an invalid definition; nothing was changed: %s."
+                         % (module.params["name"], "; ".join(errors)), errors=errors)
+    client = module.client("cloudwatch", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        if module.params["state"] == "absent":
+            changed, updated, alarm = ensure_absent(client, module)
+        else:
+            changed, updated, alarm = ensure_present(client, module)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        module.fail_json_aws(e, msg="Could not converge alarm %s" % module.params["name"])
+    module.exit_json(changed=changed, updated=updated, alarm=alarm)
+
+
+if __name__ == "__main__":
+    main()

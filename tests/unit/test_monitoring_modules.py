@@ -1,0 +1,174 @@
+"""cloudwatch_dashboard and budget through ansible against the test emulator."""
+
+import json
+import re
+
+import pytest
+
+from helpers import aws, run_module
+
+DASH = "medzen-test-ehrbase"
+
+
+def widgets(cpu_region="eu-west-1"):
+    return [
+        {"type": "text", "x": 0, "y": 0, "width": 24, "height": 1, "properties": {"markdown": "# EHRbase"}},
+        {"type": "metric", "x": 0, "y": 1, "width": 12, "height": 6,
+         "properties": {"title": "ECS CPU", "region": cpu_region, "stat": "Average", "period": 300,
+                        "metrics": [["AWS/ECS", "CPUUtilization", "ClusterName", "c", "ServiceName", "s"]]}},
+    ]
+
+
+@pytest.fixture
+def no_dashboard():
+    cw = aws("cloudwatch")
+    names = [d["DashboardName"] for d in cw.list_dashboards()["DashboardEntries"]]
+    if names:
+        cw.delete_dashboards(DashboardNames=names)
+    return cw
+
+
+def test_dashboard_create_rerun_update_delete(no_dashboard):
+    cw = no_dashboard
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_dashboard", {"name": DASH, "widgets": widgets()},
+                              check_mode=True)
+    assert rc == 0 and res["changed"], out
+    assert cw.list_dashboards()["DashboardEntries"] == [], "check mode created the dashboard"
+
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_dashboard", {"name": DASH, "widgets": widgets(), "start": "-PT3H"})
+    assert rc == 0 and res["changed"], out
+    stored = json.loads(cw.get_dashboard(DashboardName=DASH)["DashboardBody"])
+    assert stored == {"widgets": widgets(), "start": "-PT3H"}
+
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_dashboard", {"name": DASH, "widgets": widgets(), "start": "-PT3H"})
+    assert rc == 0 and not res["changed"], out
+
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_dashboard",
+                              {"name": DASH, "widgets": widgets("af-south-1"), "start": "-PT3H"}, diff=True)
+    assert rc == 0 and res["changed"], out
+    # --diff prints the bodies as a unified diff
+    assert re.search(r'^-\s+"region": "eu-west-1"', out, re.M) and re.search(r'^\+\s+"region": "af-south-1"', out, re.M), out
+    assert json.loads(cw.get_dashboard(DashboardName=DASH)["DashboardBody"])["widgets"][1]["properties"]["region"] \
+        == "af-south-1"
+
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_dashboard", {"name": DASH, "state": "absent"}, check_mode=True)
+    assert rc == 0 and res["changed"] and cw.list_dashboards()["DashboardEntries"], out
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_dashboard", {"name": DASH, "state": "absent"})
+    assert rc == 0 and res["changed"] and cw.list_dashboards()["DashboardEntries"] == [], out
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_dashboard", {"name": DASH, "state": "absent"})
+    assert rc == 0 and not res["changed"], out
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"type": "chart", "properties": {}}, "widget 0 (chart): type 'chart' is not one of metric"),
+    ({"type": "metric", "x": 20, "width": 8, "properties": {"title": "CPU", "region": "eu-west-1",
+                                                            "metrics": [["AWS/ECS", "CPUUtilization"]]}},
+     "widget 0 (CPU): x + width = 28 exceeds the 24-column grid"),
+    ({"type": "metric", "properties": {"title": "CPU", "region": "eu-west-1"}},
+     "widget 0 (CPU): a metric widget needs properties.metrics"),
+    ({"type": "metric", "properties": {"title": "CPU", "metrics": [["AWS/ECS", "CPUUtilization"]]}},
+     "widget 0 (CPU): a metric widget needs properties.region"),
+])
+def test_dashboard_invalid_definition_is_refused_before_any_call(no_dashboard, bad, message):
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_dashboard", {"name": DASH, "widgets": [bad]})
+    assert rc != 0 and message in res["msg"] and "nothing was changed" in res["msg"], out
+    assert no_dashboard.list_dashboards()["DashboardEntries"] == []
+
+
+BUDGET = "medzen-test-monthly"
+
+
+def notes(*thresholds, emails=("ops@example.org",)):
+    return [{"type": t, "threshold": v, "emails": list(emails)} for t, v in thresholds]
+
+
+@pytest.fixture
+def budgets():
+    client = aws("budgets", "us-east-1")
+    account = aws("sts").get_caller_identity()["Account"]
+    for b in client.describe_budgets(AccountId=account).get("Budgets", []):
+        client.delete_budget(AccountId=account, BudgetName=b["BudgetName"])
+    return client, account
+
+
+def test_budget_create_rerun_update_delete(budgets):
+    client, account = budgets
+    args = {"name": BUDGET, "amount": 1500, "cost_filters": {"TagKeyValue": ["user:Project$medzen"]},
+            "notifications": notes(("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100))}
+    rc, res, out = run_module("medzen.ehrbase.budget", args, check_mode=True)
+    assert rc == 0 and res["changed"] and "created" in res["updated"], out
+    assert client.describe_budgets(AccountId=account).get("Budgets", []) == []
+
+    rc, res, out = run_module("medzen.ehrbase.budget", args)
+    assert rc == 0 and res["changed"], out
+    budget = client.describe_budget(AccountId=account, BudgetName=BUDGET)["Budget"]
+    assert float(budget["BudgetLimit"]["Amount"]) == 1500 and budget["CostFilters"] == {"TagKeyValue": ["user:Project$medzen"]}
+    stored = client.describe_notifications_for_budget(AccountId=account, BudgetName=BUDGET)["Notifications"]
+    assert sorted((n["NotificationType"], n["Threshold"]) for n in stored) == [("ACTUAL", 80), ("ACTUAL", 100),
+                                                                              ("FORECASTED", 100)]
+
+    rc, res, out = run_module("medzen.ehrbase.budget", args)
+    assert rc == 0 and not res["changed"], out
+
+    changed = dict(args, amount=2000, notifications=notes(("ACTUAL", 80), ("FORECASTED", 100),
+                                                          emails=("ops@example.org", "cfo@example.org")))
+    rc, res, out = run_module("medzen.ehrbase.budget", changed, diff=True)
+    assert rc == 0 and res["changed"], out
+    assert "limit" in res["updated"] and "notification- ACTUAL GREATER_THAN 100 PERCENTAGE" in res["updated"]
+    assert "++ notification+ ACTUAL GREATER_THAN 80 PERCENTAGE" in out, out
+    assert float(client.describe_budget(AccountId=account, BudgetName=BUDGET)["Budget"]["BudgetLimit"]["Amount"]) == 2000
+    rc, res, out = run_module("medzen.ehrbase.budget", changed)
+    assert rc == 0 and not res["changed"], out
+
+    rc, res, out = run_module("medzen.ehrbase.budget", {"name": BUDGET, "state": "absent"}, check_mode=True)
+    assert rc == 0 and res["changed"] and client.describe_budgets(AccountId=account)["Budgets"], out
+    rc, res, out = run_module("medzen.ehrbase.budget", {"name": BUDGET, "state": "absent"})
+    assert rc == 0 and res["changed"] and client.describe_budgets(AccountId=account).get("Budgets", []) == [], out
+    rc, res, out = run_module("medzen.ehrbase.budget", {"name": BUDGET, "state": "absent"})
+    assert rc == 0 and not res["changed"], out
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"amount": 0}, "amount=0.0 must be a positive number"),
+    ({"amount": 100, "notifications": [{"type": "ACTUAL", "threshold": 80}]},
+     "notifications[0] (ACTUAL GREATER_THAN 80.0): needs at least one subscriber"),
+    ({"amount": 100, "notifications": [{"type": "ACTUAL", "threshold": 80, "emails": ["ops-at-example"]}]},
+     "'ops-at-example' is not an e-mail address"),
+])
+def test_budget_invalid_definition_is_refused_before_any_call(budgets, args, message):
+    client, account = budgets
+    rc, res, out = run_module("medzen.ehrbase.budget", dict(args, name=BUDGET))
+    assert rc != 0 and message in res["msg"] and "nothing was changed" in res["msg"], out
+    assert client.describe_budgets(AccountId=account).get("Budgets", []) == []
+
+
+def rate_metrics(lb="app/alb/1", period=60):
+    stat = lambda name: {"Stat": "Sum", "Period": period, "Metric": {  # noqa: E731
+        "Namespace": "AWS/ApplicationELB", "MetricName": name, "Dimensions": [{"Name": "LoadBalancer", "Value": lb}]}}
+    return [{"Id": "rate", "Expression": "100 * FILL(errors, 0) / requests", "Label": "5XX %", "ReturnData": True},
+            {"Id": "errors", "ReturnData": False, "MetricStat": stat("HTTPCode_Target_5XX_Count")},
+            {"Id": "requests", "ReturnData": False, "MetricStat": stat("RequestCount")}]
+
+
+def test_metric_math_alarm_is_idempotent_and_detects_changes():
+    cw = aws("cloudwatch")
+    name = "medzen-test-alb-5xx-rate"
+    cw.delete_alarms(AlarmNames=[name])
+    topic = "arn:aws:sns:eu-west-1:123456789012:alarms"
+    args = {"name": name, "metrics": rate_metrics(), "threshold": 1, "treat_missing_data": "notBreaching",
+            "alarm_actions": [topic], "ok_actions": [topic]}
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_math_alarm", args, check_mode=True)
+    assert rc == 0 and res["changed"] and not cw.describe_alarms(AlarmNames=[name])["MetricAlarms"], out
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_math_alarm", args)
+    assert rc == 0 and res["changed"], out
+    stored = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    assert stored["OKActions"] == [topic] and len(stored["Metrics"]) == 3
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_math_alarm", args)
+    assert rc == 0 and not res["changed"], out
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_math_alarm", dict(args, metrics=rate_metrics("app/alb/2")))
+    assert rc == 0 and res["updated"] == ["Metrics"], out
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_math_alarm", {"name": name, "state": "absent"})
+    assert rc == 0 and res["changed"] and not cw.describe_alarms(AlarmNames=[name])["MetricAlarms"], out
+    bad = dict(args, metrics=[dict(m, ReturnData=True) for m in rate_metrics()])
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_math_alarm", bad)
+    assert rc != 0 and "exactly one query must have ReturnData true" in res["msg"], out
