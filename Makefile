@@ -13,7 +13,7 @@ export AWS_ENDPOINT_URL ?= http://127.0.0.1:5000
 TEST_ENV    := AWS_ENDPOINT_URL=http://127.0.0.1:5100 EHRBASE_LOCAL_STATE=$(CURDIR)/.local-test EHRBASE_LOCAL_PORT_OFFSET=100
 STAMP       := $(VENV)/.installed
 
-.PHONY: help setup local-up local-down local-status local test lint unit molecule integration clean
+.PHONY: help setup local-up local-down local-status local test lint sanity package unit molecule integration clean
 
 help:  ## List targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -39,11 +39,17 @@ local-status:  ## Show what the local environment runs
 local: local-up  ## Deploy the whole plan to the local emulator
 	ansible-playbook site.yml -i inventories/local
 
-test: setup lint unit molecule integration  ## Everything CI runs
+test: setup lint sanity package unit molecule integration  ## Everything CI runs
 
 lint: setup  ## yamllint + ansible-lint (production profile)
 	yamllint -s .
 	ansible-lint --profile production
+
+sanity: setup  ## ansible-test sanity, from a tree where the checkout is ansible_collections/medzen/ehrbase
+	BIN=$(BIN) bash tests/sanity/run.sh
+
+package: setup  ## galaxy build, ansible-doc of every plugin/role, argument specs vs defaults, AWX surveys, EE context, changelog
+	$(PY) -m pytest -q tests/packaging
 
 unit: setup  ## pytest unit and module tests (own emulator and PostgreSQL)
 	$(TEST_ENV) $(PY) local/localenv.py up

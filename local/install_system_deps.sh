@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# System packages local mode needs: PostgreSQL 15 server + contrib (uuid-ossp).
-# Installs from Debian only when missing, so re-runs are instant.
+# System packages the project needs: PostgreSQL 15 server + contrib (uuid-ossp) for local
+# mode, shellcheck for ansible-test sanity. Installs from Debian only what is missing, so
+# re-runs are instant.
 set -euo pipefail
-if [ -x /usr/lib/postgresql/15/bin/postgres ] && [ -f /usr/share/postgresql/15/extension/uuid-ossp.control ]; then
-  exit 0
+missing=()
+if ! { [ -x /usr/lib/postgresql/15/bin/postgres ] && [ -f /usr/share/postgresql/15/extension/uuid-ossp.control ]; }; then
+  missing+=(postgresql-15 postgresql-contrib-15)
 fi
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+[ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
-  echo "PostgreSQL 15 is missing. Install it with: sudo apt-get install -y postgresql-15 postgresql-contrib-15" >&2
+  echo "Missing system packages. Install them with: sudo apt-get install -y ${missing[*]}" >&2
   exit 1
 fi
-echo "Installing PostgreSQL 15 from Debian (local mode's RDS stand-in)..."
+echo "Installing from Debian: ${missing[*]} ..."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq postgresql-15 postgresql-contrib-15 >/dev/null
+apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Local environment for medzen.ehrbase: the AWS emulator and its companions.
 
     localenv.py up | down | status | reset

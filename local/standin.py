@@ -71,7 +71,7 @@ class Container:
 
     def resolve(self, value_from, cache):
         """secrets valueFrom: <secret-arn>[:<json-key>:<version-stage>:<version-id>]."""
-        arn, _, rest = value_from.partition(":secret:")
+        arn, dummy, rest = value_from.partition(":secret:")
         name_and_key = rest.split(":")
         secret_id = arn + ":secret:" + name_and_key[0]
         if secret_id not in cache:
@@ -165,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
         if not header.startswith("Basic "):
             return False
         try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            user, dummy, password = base64.b64decode(header[6:]).decode().partition(":")
         except ValueError:
             return False
         return (user, password) in ((env["SECURITY_AUTHUSER"], env["SECURITY_AUTHPASSWORD"]),
@@ -188,8 +188,8 @@ class Handler(BaseHTTPRequestHandler):
                 conn = self.container.connect(env)
                 conn.close()
             except Exception as exc:
-                return self.reply(503, {"status": "DOWN", "components": {"db": {"status": "DOWN",
-                                                                               "details": str(exc)}}})
+                down = {"status": "DOWN", "details": str(exc)}
+                return self.reply(503, {"status": "DOWN", "components": {"db": down}})
             return self.reply(200, {"status": "UP", "components": {"db": {"status": "UP"}}, "standin": True})
         env = self.ready()
         if env is None:

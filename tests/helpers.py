@@ -37,7 +37,7 @@ def run_playbook(*args, inventory="inventories/local", timeout=1800, env=None):
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, *args]
     full_env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                     ANSIBLE_FORCE_COLOR="0", AWS_ENDPOINT_URL=ENDPOINT, **(env or {}))
-    proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -76,7 +76,7 @@ def run_module(module, args, check_mode=False, diff=False, aws_args=True):
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-i", "localhost,", "-c", "local",
            "-e", "ansible_python_interpreter=" + sys.executable, "-m", module, "-a", json.dumps(args)]
     cmd += (["--check"] if check_mode else []) + (["--diff"] if diff else [])
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     out = proc.stdout + proc.stderr
     m = re.search(r"\| (?:SUCCESS|CHANGED|FAILED!) => ", proc.stdout)
     result = json.JSONDecoder().raw_decode(proc.stdout[m.end():].strip())[0] if m else None

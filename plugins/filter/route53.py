@@ -49,9 +49,9 @@ def route53_from_info(record_sets):
                 rec[dst] = r[src]
         if r.get("geo_location"):
             geo = r["geo_location"]
-            rec["GeoLocation"] = {k2: geo[k1] for k1, k2 in (("continent_code", "ContinentCode"),
-                                                            ("country_code", "CountryCode"),
-                                                            ("subdivision_code", "SubdivisionCode")) if geo.get(k1)}
+            keys = (("continent_code", "ContinentCode"), ("country_code", "CountryCode"),
+                    ("subdivision_code", "SubdivisionCode"))
+            rec["GeoLocation"] = {k2: geo[k1] for k1, k2 in keys if geo.get(k1)}
         if r.get("alias_target"):
             a = r["alias_target"]
             rec["AliasTarget"] = {"DNSName": a.get("dns_name"), "HostedZoneId": a.get("hosted_zone_id"),

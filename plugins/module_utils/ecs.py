@@ -79,4 +79,3 @@ def ensure_tags(client, arn, tags, check_mode):
     if missing and not check_mode:
         client.tag_resource(resourceArn=arn, tags=ecs_tags(missing))
     return bool(missing)
-

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: acm_certificate_request
 short_description: Request a DNS-validated ACM certificate, idempotent by domain name
 version_added: "0.1.0"
-author: MedZen Health platform team
+author: MedZen Health platform team (@medzen)
 description:
   - Finds a certificate for O(domain_name) with the same alternative names that is issued or pending validation,
     or requests a new DNS-validated one. Returns its ARN, status and the DNS records that validate it.

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: budget
 short_description: AWS Budgets cost budget with threshold notifications, idempotent
 version_added: "0.1.0"
-author: MedZen Health platform team
+author: MedZen Health platform team (@medzen)
 description:
   - Creates, updates or deletes a cost budget (amount per period, optional cost filters such as a cost-allocation
     tag) and converges its notifications - actual or forecasted spend above a percentage (or absolute amount) of the
@@ -149,8 +149,8 @@ def definition_errors(p):
     if p["state"] != "present":
         return errors
     if p["amount"] is None or p["amount"] <= 0:
-        errors.append("amount=%r must be a positive number (%s per %s)." % (p["amount"], p["currency"],
-                                                                         p["time_unit"].lower()))
+        errors.append("amount=%r must be a positive number (%s per %s)."
+                      % (p["amount"], p["currency"], p["time_unit"].lower()))
     for i, n in enumerate(p["notifications"]):
         label = "notifications[%d] (%s %s %s)" % (i, n["type"], n["comparison"], n["threshold"])
         if n["threshold"] <= 0:

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: cloudwatch_dashboard
 short_description: CloudWatch dashboard from a structured definition, idempotent, with a diff of its body
 version_added: "0.1.0"
-author: MedZen Health platform team
+author: MedZen Health platform team (@medzen)
 description:
   - Creates, updates or deletes a CloudWatch dashboard. The body is built from O(widgets) (and O(period_override),
     O(start)) and compared with the stored body as data, so key order or formatting never causes a change.
@@ -117,8 +117,8 @@ def widget_errors(widgets):
             if value is None:
                 continue
             if not isinstance(value, int) or value < low or (high is not None and value > high):
-                errors.append("%s: %s=%r must be an integer from %d%s." % (label, key, value, low,
-                                                                             " to %d" % high if high else ""))
+                upto = " to %d" % high if high else ""
+                errors.append("%s: %s=%r must be an integer from %d%s." % (label, key, value, low, upto))
         if isinstance(w.get("x"), int) and isinstance(w.get("width"), int) and w["x"] + w["width"] > 24:
             errors.append("%s: x + width = %d exceeds the 24-column grid." % (label, w["x"] + w["width"]))
         if w.get("type") == "metric":
@@ -147,8 +147,11 @@ def current(client, name):
     return found.get("DashboardArn", ""), json.loads(found.get("DashboardBody") or "{}")
 
 
+def dump(body):
+    return json.dumps(body, indent=2, sort_keys=True) + "\n" if body else ""
+
+
 def diff(before, after):
-    dump = lambda body: json.dumps(body, indent=2, sort_keys=True) + "\n" if body else ""  # noqa: E731
     return {"before": dump(before), "after": dump(after)}
 
 
@@ -164,7 +167,7 @@ def ensure_present(client, module):
         if problems:
             module.fail_json(msg="CloudWatch rejected parts of dashboard %s: %s" % (
                 p["name"], "; ".join("%s: %s" % (m.get("DataPath"), m.get("Message")) for m in problems)))
-        arn, _ = current(client, p["name"])
+        arn = current(client, p["name"])[0]
     return True, arn or "", want, diff(have, want)
 
 

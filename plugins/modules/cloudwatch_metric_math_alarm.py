@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: cloudwatch_metric_math_alarm
 short_description: CloudWatch alarm on a metric math expression, idempotent
 version_added: "0.1.0"
-author: MedZen Health platform team
+author: MedZen Health platform team (@medzen)
 description:
   - Creates, updates or deletes a CloudWatch alarm whose value is a metric math expression (for example a 5XX rate in
     percent of requests), with alarm and OK actions.

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: ecs_cluster_insights
 short_description: ECS cluster with Container Insights and tags
 version_added: "0.1.0"
-author: MedZen Health platform team
+author: MedZen Health platform team (@medzen)
 description:
   - Creates an ECS cluster, or brings an existing one to the given Container Insights setting and tags.
   - Why a custom module - M(community.aws.ecs_cluster) cannot set cluster settings (Container Insights, which the

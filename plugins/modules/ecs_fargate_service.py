@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: ecs_fargate_service
 short_description: Fargate service that keeps an autoscaled task count and converges its deployment settings
 version_added: "0.1.0"
-author: MedZen Health platform team
+author: MedZen Health platform team (@medzen)
 description:
   - Creates a Fargate service, or updates an existing one where it differs - task definition, deployment configuration
     (minimum/maximum percent, circuit breaker with rollback), network configuration (subnets, security groups, public

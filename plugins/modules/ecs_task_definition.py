@@ -11,36 +11,35 @@ DOCUMENTATION = r"""
 module: ecs_task_definition
 short_description: Register an ECS task definition revision only when it differs from the latest one
 version_added: "0.1.0"
-author: MedZen Health platform team
+author: MedZen Health platform team (@medzen)
 description:
   - Compares the requested task definition with the latest ACTIVE revision of its family (ignoring the defaults ECS
     adds and the order of environment, secrets and port mappings) and registers a new revision only when something
     differs.
   - Why a custom module - M(community.aws.ecs_taskdefinition) has a history of registering a new revision on every
     run when containers use C(secrets), and cannot tag task definitions.
-  - Never deregisters revisions (a running service may use them).
+  - Never deregisters revisions with O(state=present) (a running service may use them); O(state=absent) (teardown)
+    deregisters every active revision of the family.
 options:
   family:
     description: Task definition family.
     type: str
     required: true
   container_definitions:
-    description: Container definitions, in the ECS API's camelCase shape (C(secrets) with C(valueFrom) ARNs).
+    description:
+      - Container definitions, in the ECS API's camelCase shape (C(secrets) with C(valueFrom) ARNs).
+      - Required with O(state=present).
     type: list
     elements: dict
-    required: true
   cpu:
-    description: Task CPU units (1024 = 1 vCPU).
+    description: Task CPU units (1024 = 1 vCPU). Required with O(state=present).
     type: str
-    required: true
   memory:
-    description: Task memory in MiB.
+    description: Task memory in MiB. Required with O(state=present).
     type: str
-    required: true
   execution_role_arn:
-    description: Role ECS uses to pull the image, write logs and read the secrets.
+    description: Role ECS uses to pull the image, write logs and read the secrets. Required with O(state=present).
     type: str
-    required: true
   task_role_arn:
     description: Role the application runs as.
     type: str
@@ -129,8 +128,8 @@ def ensure_present(client, module):
 
 def ensure_absent(client, module):
     arns = []
-    for page in client.get_paginator("list_task_definitions").paginate(familyPrefix=module.params["family"],
-                                                                        status="ACTIVE"):
+    pages = client.get_paginator("list_task_definitions").paginate(familyPrefix=module.params["family"], status="ACTIVE")
+    for page in pages:
         arns.extend(page["taskDefinitionArns"])
     if arns and not module.check_mode:
         for arn in arns:

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: ehrbase_db_bootstrap
 short_description: Prepare a PostgreSQL (RDS) server for EHRbase, idempotently and without superuser
 version_added: "0.1.0"
-author: MedZen Health platform team
+author: MedZen Health platform team (@medzen)
 description:
   - Brings a PostgreSQL server to the state EHRbase's own C(createdb.sql) describes - database (UTF-8, LOCALE C,
     template0) owned by the owner role, the owner role (used by Flyway) and the restricted app role, schemas

@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: ehrbase_health
 short_description: Prove that an EHRbase endpoint works - health, authenticated status and an openEHR smoke test
 version_added: "0.1.0"
-author: MedZen Health platform team
+author: MedZen Health platform team (@medzen)
 description:
   - Checks one EHRbase base URL (for example C(https://eu-west-1.ehr.example.org/ehrbase)) in order -
     C(health) the public Spring actuator health C(/management/health) (200, status UP);

@@ -103,13 +103,13 @@ def test_fresh_bootstrap_builds_everything(server):
 
 def test_second_run_changes_nothing(server):
     bootstrap(server)
-    changed, result, _ = bootstrap(server)
+    changed, result, dummy = bootstrap(server)
     assert not changed, result["queries"]
     assert result["queries"] == []
 
 
 def test_check_mode_predicts_and_changes_nothing(server):
-    changed, result, _ = bootstrap(server, check_mode=True)
+    changed, result, dummy = bootstrap(server, check_mode=True)
     assert changed
     assert any(q.startswith("CREATE DATABASE") for q in result["queries"])
     with superuser().cursor() as cur:
@@ -119,7 +119,7 @@ def test_check_mode_predicts_and_changes_nothing(server):
         assert cur.fetchone()[0] == 0
     # On a bootstrapped server, check mode reports no change.
     bootstrap(server)
-    changed, result, _ = bootstrap(server, check_mode=True)
+    changed, result, dummy = bootstrap(server, check_mode=True)
     assert not changed, result["queries"]
 
 
@@ -127,7 +127,7 @@ def test_check_mode_after_partial_damage_lists_the_fix(server):
     bootstrap(server)
     with connect_as(server, "owner_role") as conn, conn.cursor() as cur:
         cur.execute("REVOKE USAGE ON SCHEMA ext FROM %s" % server["app_role"])
-    changed, result, _ = bootstrap(server, check_mode=True)
+    changed, result, dummy = bootstrap(server, check_mode=True)
     assert changed and result["queries"] == ['GRANT USAGE ON SCHEMA "ext" TO "%s"' % server["app_role"]]
     assert result["diff"]["before"]["inside"]["schemas"]["ext"]["app_usage"] is False
 
@@ -174,7 +174,7 @@ def test_tables_created_before_the_grants_are_repaired(server):
     with connect_as(server, "owner_role") as conn, conn.cursor() as cur:
         cur.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA ehr REVOKE ALL ON TABLES FROM %s" % server["app_role"])
         cur.execute("CREATE TABLE ehr.early (id int)")
-    changed, result, _ = bootstrap(server)
+    changed, result, dummy = bootstrap(server)
     assert changed
     assert any("ON ALL TABLES IN SCHEMA ehr" in q for q in result["queries"])
     with connect_as(server, "app_role") as conn, conn.cursor() as cur:
@@ -184,7 +184,7 @@ def test_tables_created_before_the_grants_are_repaired(server):
 def test_password_rotation_updates_and_reports_changed(server):
     bootstrap(server)
     new = "rotated" + secrets.token_hex(16)
-    changed, result, _ = bootstrap(server, owner_password=new)
+    changed, result, dummy = bootstrap(server, owner_password=new)
     assert changed
     assert result["queries"] == ["ALTER ROLE %s WITH PASSWORD '********'" % server["owner_role"]]
     assert new not in json.dumps(result)
@@ -228,12 +228,12 @@ def test_module_through_ansible_check_diff_and_no_secret_in_output(server):
     base = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-i", "localhost,",
             "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
             "-m", "medzen.ehrbase.ehrbase_db_bootstrap", "-a", json.dumps(args)]
-    out = subprocess.run(base + ["--check", "--diff", "-vvv"], cwd=ROOT, env=env, capture_output=True, text=True)
+    out = subprocess.run(base + ["--check", "--diff", "-vvv"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "CHANGED" in out.stdout and "CREATE DATABASE" in out.stdout
-    real = subprocess.run(base + ["-vvv"], cwd=ROOT, env=env, capture_output=True, text=True)
+    real = subprocess.run(base + ["-vvv"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert real.returncode == 0 and "CHANGED" in real.stdout, real.stdout
-    again = subprocess.run(base, cwd=ROOT, env=env, capture_output=True, text=True)
+    again = subprocess.run(base, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert again.returncode == 0 and "SUCCESS" in again.stdout, again.stdout
     for text in (out.stdout + out.stderr, real.stdout + real.stderr):
         for key in ("owner_password", "app_password", "master_password"):

@@ -171,7 +171,7 @@ def run_module(args, check_mode=False):
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-i", "localhost,", "-c", "local",
            "-e", "ansible_python_interpreter=" + sys.executable, "-m", "medzen.ehrbase.ehrbase_health",
            "-a", json.dumps(args), "-vvv"] + (["--check"] if check_mode else [])
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
 
 
 def test_module_reports_unhealthy_and_hides_the_password(fake):

@@ -104,8 +104,8 @@ def test_budget_create_rerun_update_delete(budgets):
     budget = client.describe_budget(AccountId=account, BudgetName=BUDGET)["Budget"]
     assert float(budget["BudgetLimit"]["Amount"]) == 1500 and budget["CostFilters"] == {"TagKeyValue": ["user:Project$medzen"]}
     stored = client.describe_notifications_for_budget(AccountId=account, BudgetName=BUDGET)["Notifications"]
-    assert sorted((n["NotificationType"], n["Threshold"]) for n in stored) == [("ACTUAL", 80), ("ACTUAL", 100),
-                                                                              ("FORECASTED", 100)]
+    expected = [("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100)]
+    assert sorted((n["NotificationType"], n["Threshold"]) for n in stored) == expected
 
     rc, res, out = run_module("medzen.ehrbase.budget", args)
     assert rc == 0 and not res["changed"], out
@@ -143,8 +143,9 @@ def test_budget_invalid_definition_is_refused_before_any_call(budgets, args, mes
 
 
 def rate_metrics(lb="app/alb/1", period=60):
-    stat = lambda name: {"Stat": "Sum", "Period": period, "Metric": {  # noqa: E731
-        "Namespace": "AWS/ApplicationELB", "MetricName": name, "Dimensions": [{"Name": "LoadBalancer", "Value": lb}]}}
+    def stat(name):
+        return {"Stat": "Sum", "Period": period, "Metric": {
+            "Namespace": "AWS/ApplicationELB", "MetricName": name, "Dimensions": [{"Name": "LoadBalancer", "Value": lb}]}}
     return [{"Id": "rate", "Expression": "100 * FILL(errors, 0) / requests", "Label": "5XX %", "ReturnData": True},
             {"Id": "errors", "ReturnData": False, "MetricStat": stat("HTTPCode_Target_5XX_Count")},
             {"Id": "requests", "ReturnData": False, "MetricStat": stat("RequestCount")}]

@@ -19,8 +19,8 @@ TARGETS = {v: k for k, v in ALB.items()}
 
 
 def alias(name, target, **extra):
-    rec = {"Name": name, "Type": "A", "AliasTarget": {"DNSName": target, "HostedZoneId": "Z",
-                                                       "EvaluateTargetHealth": True}}
+    rec = {"Name": name, "Type": "A",
+           "AliasTarget": {"DNSName": target, "HostedZoneId": "Z", "EvaluateTargetHealth": True}}
     rec.update(extra)
     return rec
 

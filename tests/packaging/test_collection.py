@@ -1,0 +1,79 @@
+"""The collection builds, documents itself, and its execution environment and changelog are valid."""
+
+import glob
+import os
+import subprocess
+import sys
+import tarfile
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+MODULES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, "plugins", "modules", "*.py"))
+                 if not p.endswith("__init__.py"))
+ROLES = sorted(os.listdir(os.path.join(ROOT, "roles")))
+FILTERS = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(ROOT, "plugins", "filter", "*.yml")))
+
+
+def run(*cmd, cwd=ROOT):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    return subprocess.run([os.path.join(BIN, cmd[0])] + list(cmd[1:]), cwd=cwd, env=env, capture_output=True,
+                          text=True, check=False)
+
+
+def test_galaxy_build_produces_the_tarball_without_runtime_junk(tmp_path):
+    version = yaml.safe_load(open(os.path.join(ROOT, "galaxy.yml")))["version"]
+    out = run("ansible-galaxy", "collection", "build", "--output-path", str(tmp_path), "--force")
+    assert out.returncode == 0, out.stdout + out.stderr
+    tarball = tmp_path / ("medzen-ehrbase-%s.tar.gz" % version)
+    assert tarball.exists()
+    names = tarfile.open(tarball).getnames()
+    junk = [n for n in names if n.split("/")[0] in (".venv", ".local", ".local-test", ".collections", ".ansible",
+                                                    ".git", ".pytest_cache", "context", ".ci")
+            or "__pycache__" in n or n.endswith(".pyc") or n.startswith("tests/output")]
+    assert junk == []
+    for needed in ("MANIFEST.json", "FILES.json", "plugins/modules/budget.py", "roles/monitoring/tasks/main.yml",
+                   "meta/runtime.yml", "playbooks/site.yml", "README.md"):
+        assert needed in names
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_ansible_doc_renders_every_module(module):
+    out = run("ansible-doc", "medzen.ehrbase." + module)
+    assert out.returncode == 0, out.stderr
+    assert "EXAMPLES:" in out.stdout and "RETURN VALUES:" in out.stdout and "OPTIONS" in out.stdout
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_ansible_doc_renders_every_role(role):
+    out = run("ansible-doc", "-t", "role", "medzen.ehrbase." + role)
+    assert out.returncode == 0 and "ENTRY POINT:" in out.stdout and "main" in out.stdout, out.stderr
+
+
+@pytest.mark.parametrize("name", FILTERS)
+def test_ansible_doc_renders_every_documented_filter(name):
+    out = run("ansible-doc", "-t", "filter", "medzen.ehrbase." + name)
+    assert out.returncode == 0, out.stderr
+
+
+def test_every_aws_module_is_in_the_action_group():
+    runtime = yaml.safe_load(open(os.path.join(ROOT, "meta", "runtime.yml")))
+    aws = [m for m in MODULES if "AnsibleAWSModule" in open(os.path.join(ROOT, "plugins", "modules", m + ".py")).read()]
+    assert sorted(runtime["action_groups"]["aws"]) == sorted(aws)
+
+
+def test_ansible_builder_creates_the_build_context(tmp_path):
+    out = run("ansible-builder", "create", "-f", "execution-environment.yml", "-c", str(tmp_path / "context"),
+              "--output-filename", "Containerfile")
+    assert out.returncode == 0, out.stdout + out.stderr
+    containerfile = (tmp_path / "context" / "Containerfile").read_text()
+    assert "ansible-core==2.19.14" in containerfile and "quay.io/centos/centos:stream9" in containerfile
+    assert "psycopg2-binary==2.9.13" in (tmp_path / "context" / "_build" / "requirements.txt").read_text()
+    assert "amazon.aws" in (tmp_path / "context" / "_build" / "requirements.yml").read_text()
+
+
+def test_changelog_fragments_are_valid():
+    out = run("antsibull-changelog", "lint")
+    assert out.returncode == 0 and out.stdout.strip() == "", out.stdout + out.stderr
