@@ -79,3 +79,12 @@ def test_site_template_prompts_for_limit_and_check_mode_and_the_workflow_chains_
     assert nodes[0]["related"]["success_nodes"] == [{"identifier": "verify"}]
     confirmations = {q["variable"] for t in TEMPLATES["awx_job_templates"] for q in t.get("survey", [])}
     assert {"drill_confirm", "rollback_confirm", "teardown_confirm"} <= confirmations
+
+
+def test_every_playbook_has_an_operator_page():
+    index = read("docs/README.md")
+    for name in sorted(os.listdir(os.path.join(ROOT, "playbooks"))):
+        if name.endswith(".yml"):
+            assert "playbooks/" + name in index, "docs/README.md does not list playbooks/%s" % name
+    for page in re.findall(r"\]\(([a-z_]+\.md)", index):
+        assert os.path.exists(os.path.join(ROOT, "docs", page)), page
