@@ -13,7 +13,7 @@ export AWS_ENDPOINT_URL ?= http://127.0.0.1:5000
 TEST_ENV    := AWS_ENDPOINT_URL=http://127.0.0.1:5100 EHRBASE_LOCAL_STATE=$(CURDIR)/.local-test EHRBASE_LOCAL_PORT_OFFSET=100
 STAMP       := $(VENV)/.installed
 
-.PHONY: help setup local-up local-down local-status local test lint sanity package unit molecule integration clean
+.PHONY: help setup local-up local-down local-status local test lint sanity package unit molecule integration awx docs clean
 
 help:  ## List targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -39,7 +39,7 @@ local-status:  ## Show what the local environment runs
 local: local-up  ## Deploy the whole plan to the local emulator
 	ansible-playbook site.yml -i inventories/local
 
-test: setup lint sanity package unit molecule integration  ## Everything CI runs
+test: setup lint sanity package unit molecule integration awx  ## Everything CI runs
 
 lint: setup  ## yamllint + ansible-lint (production profile)
 	yamllint -s .
@@ -48,7 +48,7 @@ lint: setup  ## yamllint + ansible-lint (production profile)
 sanity: setup  ## ansible-test sanity, from a tree where the checkout is ansible_collections/medzen/ehrbase
 	BIN=$(BIN) bash tests/sanity/run.sh
 
-package: setup  ## galaxy build, ansible-doc of every plugin/role, argument specs vs defaults, AWX surveys, EE context, changelog
+package: setup  ## galaxy build + galaxy-importer, ansible-doc of every plugin/role, role READMEs, argument specs, AWX surveys, EE, changelog
 	$(PY) -m pytest -q tests/packaging
 
 unit: setup  ## pytest unit and module tests (own emulator and PostgreSQL)
@@ -62,6 +62,13 @@ molecule: setup  ## Molecule scenarios against the test emulator
 integration: setup  ## Full site.yml runs from an empty emulator
 	$(TEST_ENV) $(PY) local/localenv.py up
 	$(TEST_ENV) $(PY) -m pytest -q tests/integration
+
+awx: setup  ## AWX job templates launched through ansible-runner as AWX 24 starts a job (own emulator)
+	$(TEST_ENV) $(PY) local/localenv.py up
+	$(TEST_ENV) $(PY) -m pytest -q tests/awx
+
+docs: setup  ## Regenerate the variable tables of every role README from meta/argument_specs.yml
+	$(PY) tools/role_docs.py
 
 clean:  ## Stop the test environment and remove its state
 	-$(TEST_ENV) $(PY) local/localenv.py down
