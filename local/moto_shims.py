@@ -210,6 +210,133 @@ def apply():
     BudgetsResponse.update_budget = update_budget
     BudgetsResponse.describe_subscribers_for_notification = describe_subscribers_for_notification
 
+    # 11. RDS DescribePendingMaintenanceActions: moto has no such call (AWS answers an empty list when nothing is
+    #     pending); the diagnose and maintenance reports read it.
+    from moto.core.responses import ActionResult
+    from moto.rds.responses import RDSResponse
+
+    def describe_pending_maintenance_actions(self):
+        return ActionResult({"PendingMaintenanceActions": []})
+
+    RDSResponse.describe_pending_maintenance_actions = describe_pending_maintenance_actions
+
+    # 13. Cost Explorer: moto keeps no costs (GetCostAndUsage answers from a one-shot queue keyed by the request body)
+    #     and has no GetCostForecast. Both answer from the EMULATED bill in local/cost_table.json, as AWS would:
+    #     grouped by up to two dimensions (REGION, SERVICE), filtered on the cost-allocation tag, per month.
+    from moto.ce.responses import CostExplorerResponse
+
+    def get_cost_and_usage(self):
+        import json
+
+        return json.dumps(emulated_costs(json.loads(self.body)))
+
+    def get_cost_forecast(self):
+        import json
+
+        return json.dumps(emulated_forecast(json.loads(self.body)))
+
+    CostExplorerResponse.get_cost_and_usage = get_cost_and_usage
+    CostExplorerResponse.get_cost_forecast = get_cost_forecast
+
+    # 14. CloudWatch DescribeAlarmHistory: moto keeps each alarm's earlier states but has no such call. Answer the
+    #     state updates as AWS words them ("Alarm updated from OK to ALARM"), newest first.
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.cloudwatch.responses import CloudWatchResponse
+
+    def describe_alarm_history(self):
+        backend = cloudwatch_backends[self.current_account][self.region]
+        name = self._get_param("AlarmName")
+        items = []
+        for alarm in backend.alarms.values():
+            if name and alarm.name != name:
+                continue
+            states = [(h[3], h[4]) for h in alarm.history if h[0] == "StateUpdate"] + [
+                (alarm.state_value, alarm.state_updated_timestamp)]
+            for (old, _), (new, when) in zip(states, states[1:]):
+                items.append({"AlarmName": alarm.name, "AlarmType": "MetricAlarm", "Timestamp": when,
+                              "HistoryItemType": "StateUpdate",
+                              "HistorySummary": "Alarm updated from %s to %s" % (old, new)})
+        items.sort(key=lambda i: i["Timestamp"], reverse=True)
+        return ActionResult({"AlarmHistoryItems": items})
+
+    CloudWatchResponse.describe_alarm_history = describe_alarm_history
+
+    # 12. What AWS's data plane shows (target health, stopped tasks, health-check reports): an EMULATION from the
+    #     stand-ins and the emulator's own network state, see ecs_plane.py.
+    import ecs_plane
+
+    ecs_plane.apply()
+
+
+def _cost_table():
+    import json
+
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cost_table.json")) as f:
+        return json.load(f)
+
+
+def _tag_matches(table, request_filter):
+    tags = (request_filter or {}).get("Tags")
+    if not tags:
+        return True
+    return table["tag"].get(tags["Key"]) in tags.get("Values", [])
+
+
+def _days(start, end):
+    import datetime
+
+    day, last = datetime.date.fromisoformat(start), datetime.date.fromisoformat(end)
+    while day < last:
+        yield day
+        day += datetime.timedelta(days=1)
+
+
+def emulated_costs(request):
+    """GetCostAndUsage from the emulated bill (MONTHLY or DAILY, GroupBy REGION and/or SERVICE)."""
+    table = _cost_table()
+    period = request["TimePeriod"]
+    metric = request.get("Metrics", ["UnblendedCost"])[0]
+    dims = [g["Key"] for g in request.get("GroupBy", [])]
+    daily = request.get("Granularity", "MONTHLY") == "DAILY"
+    buckets = {}
+    for day in _days(period["Start"], period["End"]):
+        key = day.isoformat() if daily else day.strftime("%Y-%m")
+        bucket = buckets.setdefault(key, {"start": day.isoformat(), "end": day.isoformat(), "groups": {}})
+        bucket["end"] = day.isoformat()
+        if not _tag_matches(table, request.get("Filter")):
+            continue
+        for region, services in table["daily_usd"].items():
+            for service, usd in services.items():
+                values = {"REGION": region, "SERVICE": service}
+                group = tuple(values[d] for d in dims)
+                bucket["groups"][group] = bucket["groups"].get(group, 0.0) + usd
+    import datetime
+
+    results = []
+    for key in sorted(buckets):
+        b = buckets[key]
+        end = (datetime.date.fromisoformat(b["end"]) + datetime.timedelta(days=1)).isoformat()
+        total = sum(b["groups"].values())
+        results.append({
+            "TimePeriod": {"Start": b["start"], "End": end},
+            "Total": {} if dims else {metric: {"Amount": "%.2f" % total, "Unit": "USD"}},
+            "Groups": [{"Keys": list(g), "Metrics": {metric: {"Amount": "%.2f" % v, "Unit": "USD"}}}
+                       for g, v in sorted(b["groups"].items())] if dims else [],
+            "Estimated": True,
+        })
+    return {"GroupDefinitions": request.get("GroupBy", []), "ResultsByTime": results, "DimensionValueAttributes": []}
+
+
+def emulated_forecast(request):
+    """GetCostForecast: the emulated bill's daily rate over the forecast period."""
+    table = _cost_table()
+    period = request["TimePeriod"]
+    days = len(list(_days(period["Start"], period["End"])))
+    rate = sum(sum(s.values()) for s in table["daily_usd"].values()) if _tag_matches(table, request.get("Filter")) else 0.0
+    amount = "%.2f" % (rate * days)
+    return {"Total": {"Amount": amount, "Unit": "USD"},
+            "ForecastResultsByTime": [{"TimePeriod": period, "MeanValue": amount}]}
+
 
 def local_postgres():
     """region -> (socket dir, port) from EHRBASE_LOCAL_PG (set by localenv.py)."""

@@ -9,6 +9,8 @@ headers, and behaves like the container ECS would start:
   so a task definition without DB_USER_ADMIN "crashes" it like EHRbase 2.x;
 * it answers only while the ECS service wants tasks (desiredCount > 0), so a
   failover drill that scales a region to 0 sees it go down;
+* EMULATED bad release: a task definition whose image tag ends in `-broken`
+  never becomes healthy (503, "container exits at start-up");
 * like EHRbase it migrates as the owner role (DB_USER_ADMIN, what Flyway does)
   and serves as the restricted role (DB_USER) against the region's PostgreSQL,
   so wrong grants from db_init show up as failed writes.
@@ -65,7 +67,10 @@ class Container:
     def aws(self, service):
         import boto3
 
-        return boto3.client(service, region_name=self.region,
+        from botocore.config import Config
+
+        # The user agent tells the emulator's data-plane emulation (ecs_plane.py) that the stand-in is asking.
+        return boto3.client(service, region_name=self.region, config=Config(user_agent_extra="ehrbase-standin"),
                             endpoint_url=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
@@ -113,6 +118,10 @@ class Container:
                     if missing:
                         # EHRbase 2.x exits before logging anything without these.
                         self.problem = "container exits at start-up: missing %s" % ", ".join(missing)
+                    elif self.config["image"].endswith("-broken"):
+                        # EMULATED bad release: an image tag ending in -broken never becomes healthy.
+                        self.problem = "container exits at start-up: %s fails to start (emulated bad release)" % (
+                            self.config["image"])
                     elif self.config["desired"] == 0:
                         self.problem = "service %s is scaled to 0 tasks" % self.config["service"]
             return self.config, self.problem
