@@ -17,6 +17,13 @@ read exactly those answers, so this module makes moto answer them from real proc
   ignores that filter).
 * DescribeServices: runningCount/pendingCount (and the primary deployment's counts and rolloutState) follow the
   emulated targets - a task counts as running once its target is healthy.
+* UpdateService with a new task definition (a release): a ROLLOUT is emulated as ECS runs one with minimum healthy
+  100 %. The new revision gets a PRIMARY deployment (IN_PROGRESS) while the old one stays ACTIVE and keeps serving
+  (the stand-in serves the revision of the newest COMPLETED deployment). The image tag decides the outcome: after
+  ROLLOUT_START_SECONDS a tag not ending in `-broken` is healthy, the deployment COMPLETED and the old one drained;
+  a tag ending in `-broken` never becomes healthy, so after ROLLOUT_FAIL_SECONDS the deployment circuit breaker
+  marks it FAILED (with the stopped tasks and service events ECS writes) and rolls the service back to the previous
+  revision, as ECS does with rollback on.
 * GetHealthCheckStatus: each checker's report comes from a real request to the stand-in of the region the health
   check points at (`<region>.<domain>`), in Route53's wording.
 
@@ -25,8 +32,10 @@ EHRbase answer", the emulator for "is the network open".
 """
 
 import ipaddress
+import random
 import threading
 import time
+import uuid
 import urllib.error
 import urllib.request
 
@@ -36,6 +45,9 @@ _cache = {}
 # stand-in asks ECS what to serve, and asking it back for its health from inside that answer would go in circles.
 _local = threading.local()
 STANDIN_AGENT = "ehrbase-standin"
+ROLLOUT_START_SECONDS = 6
+ROLLOUT_FAIL_SECONDS = 10
+_rollouts = {}  # service arn -> the rollout in progress
 
 
 def _standin_port(region):
@@ -66,7 +78,7 @@ def http_status(region, path):
 
 def _matches(code, matcher):
     for part in str((matcher or {}).get("HttpCode", "200")).split(","):
-        low, _, high = part.strip().partition("-")
+        low, dummy, high = part.strip().partition("-")
         if code is not None and int(low) <= code <= int(high or low):
             return True
     return False
@@ -128,14 +140,12 @@ def target_states(account_id, region, tg, elbv2):
         return [(ip, "unhealthy", "Target.FailedHealthChecks", "Health checks failed") for ip in ips]
     if _matches(code, tg.matcher):
         return [(ip, "healthy", None, None) for ip in ips]
-    return [(ip, "unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [%d]" % code)
+    return [(ip, "unhealthy", "Target.ResponseCodeMismatch", "Health checks failed with these codes: [%s]" % code)
             for ip in ips]
 
 
 def _record_stopped_tasks(backend, cluster_name, svc, tg_arn, states):
     """Tasks ECS would have started and stopped for a service whose targets keep failing (two per revision)."""
-    from moto.ecs.models import Task
-
     if not states or all(s[1] == "healthy" for s in states):
         return
     code, body = http_status(svc.region_name, "/ehrbase/management/health")
@@ -147,10 +157,94 @@ def _record_stopped_tasks(backend, cluster_name, svc, tg_arn, states):
                 and t.stopped_reason == reason]
     if len(recorded) >= 2:
         return
-    task_definition = backend.describe_task_definition(svc.task_definition)
-    cluster = backend.clusters[cluster_name]
-    for _ in range(2 - len(recorded)):
-        task = Task(cluster, task_definition, None, None, backend, group=group, launch_type="FARGATE",
+    _make_stopped_tasks(backend, svc, svc.task_definition, reason, 1 if exits else 143, tasks, 2 - len(recorded))
+
+
+def _event(svc, message):
+    from moto.core.utils import utcnow
+
+    svc.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": utcnow(), "message": "(service %s) %s" % (svc.name, message)})
+    del svc.events[100:]
+
+
+def _deployment(svc, task_definition, status, state, running, reason=""):
+    from moto.core.utils import utcnow
+
+    deployment_id = "ecs-svc/%d" % random.randint(10 ** 15, 10 ** 16 - 1)
+    return {"id": deployment_id, "status": status, "taskDefinition": task_definition, "desiredCount": svc.desired_count,
+            "pendingCount": svc.desired_count - running, "runningCount": running, "failedTasks": 0,
+            "createdAt": utcnow(), "updatedAt": utcnow(), "launchType": "FARGATE", "platformVersion": "LATEST",
+            "platformFamily": "Linux", "networkConfiguration": svc.network_configuration,
+            "rolloutState": state, "rolloutStateReason": reason}
+
+
+def start_rollout(backend, svc, old_task_definition):
+    """A release: new PRIMARY deployment in progress, the old one ACTIVE and serving."""
+    new = _deployment(svc, svc.task_definition, "PRIMARY", "IN_PROGRESS", 0)
+    old = [d for d in svc.deployments if d.get("status") == "PRIMARY"][:1]
+    for d in old:
+        d.update(status="ACTIVE", taskDefinition=old_task_definition, rolloutState="COMPLETED",
+                 runningCount=svc.desired_count, pendingCount=0)
+    svc.deployments = [new] + old
+    _rollouts[svc.arn] = {"started": time.monotonic(), "new": svc.task_definition, "old": old_task_definition,
+                          "deployment": new["id"]}
+    revision = svc.task_definition.split("/")[-1]
+    _event(svc, "has started %d tasks of %s (deployment %s)." % (svc.desired_count, revision, new["id"]))
+
+
+def _starts(backend, task_definition_arn):
+    """Emulated outcome of a revision: what the stand-in would do with it (a -broken tag never becomes healthy)."""
+    import standin
+
+    td = backend.describe_task_definition(task_definition_arn)
+    container = td.container_definitions[0]
+    env = set(e["name"] for e in container.get("environment", [])) | set(s["name"] for s in container.get("secrets", []))
+    return not container.get("image", "").endswith("-broken") and all(k in env for k in standin.REQUIRED_ENV)
+
+
+def advance_rollout(backend, svc):
+    """Move an emulated rollout on, from the time it has run."""
+    rollout = _rollouts.get(svc.arn)
+    if not rollout:
+        return
+    elapsed = time.monotonic() - rollout["started"]
+    new = [d for d in svc.deployments if d["id"] == rollout["deployment"]]
+    if not new or svc.task_definition != rollout["new"]:
+        _rollouts.pop(svc.arn, None)  # superseded by another update
+        return
+    new = new[0]
+    if _starts(backend, rollout["new"]):
+        if elapsed < ROLLOUT_START_SECONDS:
+            return
+        new.update(rolloutState="COMPLETED", rolloutStateReason="ECS deployment %s completed." % new["id"],
+                   runningCount=svc.desired_count, pendingCount=0)
+        svc.deployments = [new]
+        _rollouts.pop(svc.arn, None)
+        _event(svc, "has reached a steady state.")
+        return
+    if elapsed < ROLLOUT_FAIL_SECONDS:
+        return
+    tasks = backend.tasks.setdefault(svc.cluster_name, {})
+    _make_stopped_tasks(backend, svc, rollout["new"], "Essential container in task exited", 1, tasks, 2)
+    new.update(status="INACTIVE", rolloutState="FAILED", runningCount=0, pendingCount=0, failedTasks=2,
+               rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.")
+    _event(svc, "(deployment %s) deployment failed: tasks failed to start." % new["id"])
+    svc.task_definition = rollout["old"]
+    back = _deployment(svc, rollout["old"], "PRIMARY", "COMPLETED", svc.desired_count,
+                       "ECS deployment circuit breaker: rolled back to the previous revision.")
+    svc.deployments = [back, new]
+    _rollouts.pop(svc.arn, None)
+    _event(svc, "rolling back to deployment %s (%s)." % (back["id"], rollout["old"].split("/")[-1]))
+    _event(svc, "has reached a steady state.")
+
+
+def _make_stopped_tasks(backend, svc, task_definition_arn, reason, exit_code, tasks, count):
+    from moto.ecs.models import Task
+
+    task_definition = backend.describe_task_definition(task_definition_arn)
+    cluster = backend.clusters[svc.cluster_name]
+    for dummy in range(count):
+        task = Task(cluster, task_definition, None, None, backend, group="service:%s" % svc.name, launch_type="FARGATE",
                     started_by=(svc.deployments[0]["id"] if svc.deployments else ""),
                     networking_configuration=svc.network_configuration or None)
         task.desired_status = "STOPPED"
@@ -158,7 +252,7 @@ def _record_stopped_tasks(backend, cluster_name, svc, tg_arn, states):
         task.stopped_reason = reason
         for container in task.containers:
             container.last_status = "STOPPED"
-            container.exitCode = 1 if exits else 143
+            container.exitCode = exit_code
         tasks[task.task_arn] = task
 
 
@@ -185,13 +279,15 @@ def apply():
         from moto.elbv2.models import elbv2_backends
 
         found = describe_services(self, cluster_str, service_names_or_arns)
+        for svc in found[0]:
+            advance_rollout(self, svc)
         if getattr(_local, "standin", False):
             return found
         elbv2 = elbv2_backends[self.account_id][self.region_name]
         for svc in found[0]:
             tgs = [elbv2.target_groups.get(lb.get("targetGroupArn")) for lb in svc.load_balancers]
             states = [target_states(self.account_id, self.region_name, tg, elbv2) for tg in tgs if tg]
-            if not states or states[0] is None:
+            if not states or states[0] is None or svc.arn in _rollouts:
                 continue
             running = sum(1 for s in states[0] if s[1] == "healthy")
             svc.running_count, svc.pending_count = running, svc.desired_count - running
@@ -202,6 +298,20 @@ def apply():
         return found
 
     EC2ContainerServiceBackend.describe_services = emulated_describe_services
+
+    update_service = EC2ContainerServiceBackend.update_service
+
+    def emulated_update_service(self, service_properties):
+        cluster = service_properties.get("cluster", "default")
+        name = service_properties.get("service", "").split("/")[-1]
+        before = self._get_service(cluster, name)
+        old = before.task_definition
+        svc = update_service(self, service_properties)
+        if svc.task_definition != old and svc.load_balancers and svc.desired_count > 0:
+            start_rollout(self, svc, old)
+        return svc
+
+    EC2ContainerServiceBackend.update_service = emulated_update_service
 
     from moto.ecs.responses import EC2ContainerServiceResponse
 
@@ -251,9 +361,9 @@ def apply():
         region = fqdn.split(".", 1)[0]
         code, error = http_status(region, check.resource_path or "/")
         if code is not None and 200 <= code < 400:
-            status = "Success: HTTP Status Code %d, OK" % code
+            status = "Success: HTTP Status Code %s, OK" % code
         elif code is not None:
-            status = "Failure: HTTP Status Code %d, %s" % (code, error[:80] or "error")
+            status = "Failure: HTTP Status Code %s, %s" % (code, error[:80] or "error")
         else:
             status = "Failure: Connection timed out. The endpoint or the internet connection is down, or requests are being blocked by your firewall."
         observations = [{"Region": checker, "IPAddress": "15.177.%d.%d" % (i, 10 + i),

@@ -58,6 +58,14 @@ def apply():
 
     rds_models.DBInstance.__init__ = instance_init_gp3_baseline
 
+    # 15. RDS LatestRestorableTime: moto says "now"; AWS's lags the present by about five minutes (transaction logs
+    #     are uploaded every five minutes). The maintenance report measures backup age from it.
+    import datetime as _datetime
+
+    from moto.core.utils import utcnow as _utcnow
+
+    rds_models.DBInstance.latest_restorable_time = property(lambda self: _utcnow() - _datetime.timedelta(minutes=5))
+
     # 4. DescribeDBParameterGroups with a name that does not exist: AWS raises
     #    DBParameterGroupNotFound; moto answers an empty list, which makes
     #    amazon.aws.rds_instance_param_group fail with "list index out of range".
@@ -252,7 +260,7 @@ def apply():
                 continue
             states = [(h[3], h[4]) for h in alarm.history if h[0] == "StateUpdate"] + [
                 (alarm.state_value, alarm.state_updated_timestamp)]
-            for (old, _), (new, when) in zip(states, states[1:]):
+            for (old, dummy), (new, when) in zip(states, states[1:]):
                 items.append({"AlarmName": alarm.name, "AlarmType": "MetricAlarm", "Timestamp": when,
                               "HistoryItemType": "StateUpdate",
                               "HistorySummary": "Alarm updated from %s to %s" % (old, new)})
@@ -260,6 +268,20 @@ def apply():
         return ActionResult({"AlarmHistoryItems": items})
 
     CloudWatchResponse.describe_alarm_history = describe_alarm_history
+
+    # 16. ECS ListTaskDefinitions: moto ignores `sort` and `maxResults` (always oldest first, everything). AWS sorts
+    #     by revision (DESC newest first) and pages; ecs_task_definition asks for the newest ACTIVE revision with
+    #     sort=DESC, maxResults=1, so on moto it compared with the oldest and re-registered after any version change.
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    def list_task_definitions(self):
+        arns = self.ecs_backend.list_task_definitions(self._get_param("familyPrefix"), self._get_param("status", "ACTIVE"))
+        arns.sort(key=lambda a: (a.split("/")[-1].rsplit(":", 1)[0], int(a.rsplit(":", 1)[1])),
+                  reverse=self._get_param("sort", "ASC") == "DESC")
+        limit = self._get_param("maxResults")
+        return ActionResult({"taskDefinitionArns": arns[:int(limit)] if limit else arns})
+
+    EC2ContainerServiceResponse.list_task_definitions = list_task_definitions
 
     # 12. What AWS's data plane shows (target health, stopped tasks, health-check reports): an EMULATION from the
     #     stand-ins and the emulator's own network state, see ecs_plane.py.

@@ -94,7 +94,12 @@ class Container:
                 svc = ecs.describe_services(cluster=cluster, services=[svc_arn])["services"][0]
                 if svc.get("status") != "ACTIVE" or "ehrbase" not in svc["serviceName"]:
                     continue
-                td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+                # During a rollout the old revision serves until the new deployment has COMPLETED (minimum
+                # healthy 100 %): serve the newest completed deployment's revision.
+                serving = [d for d in svc.get("deployments", []) if d.get("rolloutState") == "COMPLETED"
+                           and d.get("status") in ("PRIMARY", "ACTIVE")]
+                arn = serving[0]["taskDefinition"] if serving else svc["taskDefinition"]
+                td = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
                 container = td["containerDefinitions"][0]
                 env = {e["name"]: e["value"] for e in container.get("environment", [])}
                 cache = {}
@@ -268,8 +273,12 @@ class Handler(BaseHTTPRequestHandler):
             created = self.insert(env, ehr_id)
         except Exception as exc:
             return self.reply(500, {"error": "Internal Server Error", "message": str(exc).strip()})
-        host = self.headers.get("Host", "localhost")
-        headers = {"Location": "http://%s%s/rest/openehr/v1/ehr/%s" % (host, PREFIX, ehr_id),
+        # Like Spring Boot: links from X-Forwarded-* only with a forwarded-headers strategy, else from the request.
+        host, scheme = self.headers.get("Host", "localhost"), "http"
+        if env.get("SERVER_FORWARDHEADERSSTRATEGY", "").lower() in ("framework", "native"):
+            host = self.headers.get("X-Forwarded-Host", host)
+            scheme = self.headers.get("X-Forwarded-Proto", scheme)
+        headers = {"Location": "%s://%s%s/rest/openehr/v1/ehr/%s" % (scheme, host, PREFIX, ehr_id),
                    "ETag": '"%s"' % ehr_id}
         if "return=representation" in (self.headers.get("Prefer") or ""):
             return self.reply(201, {"ehr_id": {"value": ehr_id}, "time_created": {"value": created.isoformat()}},

@@ -50,9 +50,13 @@ def service_findings(ev):
                             "a drill or rollback left it there; run site.yml (it restores the count and the "
                             "autoscaling minimum)"))
     failed = [d for d in svc.get("deployments", []) if d.get("rolloutState") == "FAILED"]
-    if failed:
-        out.append(_finding("degraded", "deployment %s FAILED: %s" % (failed[0].get("id"),
-                                                                     failed[0].get("rolloutStateReason", "")),
+    primary = [d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"]
+    if failed and primary and primary[0].get("rolloutState") == "COMPLETED" and failed[0] is not primary[0]:
+        out.append(_finding("warning", "the last release (deployment %s) FAILED and was rolled back: %s" % (
+            failed[0].get("id"), failed[0].get("rolloutStateReason", "")), "fix the task definition before the next release"))
+    elif failed:
+        what = "deployment %s FAILED: %s" % (failed[0].get("id"), failed[0].get("rolloutStateReason", ""))
+        out.append(_finding("degraded", what,
                             "the circuit breaker rolls back to the previous revision; fix the task definition "
                             "before the next release"))
     return out

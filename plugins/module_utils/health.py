@@ -123,6 +123,11 @@ def check_ehr(client):
         raise CheckFailed("EHR created but the ETag %r is not an EHR id" % headers.get("etag"))
     if not location.rstrip("/").endswith("/" + etag):
         raise CheckFailed("EHR created but Location %r does not name the ETag's id %s" % (location, etag))
+    origin = client.base.split("/", 3)[:3]
+    if [p.lower() for p in location.split("/", 3)[:3]] != [p.lower() for p in origin]:
+        raise CheckFailed("EHR created but Location %r is not on %s: behind the TLS-terminating load balancer EHRbase "
+                          "builds links from what it sees; set SERVER_FORWARDHEADERSSTRATEGY (the ecs role does)"
+                          % (location, "/".join(origin)))
     status2, headers2, body2, ms2 = client.call("GET", "/rest/openehr/v1/ehr/" + etag)
     if status2 != 200:
         raise CheckFailed("reading back EHR %s answered HTTP %s, expected 200" % (etag, status2))

@@ -233,9 +233,17 @@ def _check_app(region, plan):
     """ECS settings AWS would reject late in a run (or that break Multi-AZ)."""
     errors = []
     version = plan.get("ecs_ehrbase_version")
-    if version is not None and not re.match(r"^2\.\d+\.\d+$", str(version)):
-        errors.append(_err("ecs_ehrbase_version", version, "must pin an EHRbase 2.x release (x.y.z, never latest)",
-                           "use e.g. 2.30.0", region))
+    pinned = re.match(r"^2\.(\d+)\.\d+(?:-[A-Za-z0-9][A-Za-z0-9.-]*)?$", str(version)) if version is not None else None
+    if version is not None and not isinstance(version, str):
+        errors.append(_err("ecs_ehrbase_version", version, "must be a string; YAML read it as a %s"
+                           % type(version).__name__, "quote it, e.g. ecs_ehrbase_version: \"2.30.0\"", region))
+    elif version is not None and not pinned:
+        errors.append(_err("ecs_ehrbase_version", version, "must pin an EHRbase 2.x release (2.y.z or 2.y.z-suffix, "
+                           "never latest)", "use e.g. 2.30.0", region))
+    elif pinned and int(pinned.group(1)) < 30:
+        errors.append(_err("ecs_ehrbase_version", version, "is older than 2.30.0: before 2.30 EHRbase's actuator "
+                           "health is admin-only, so the load balancer and Route53 get 401 and no task becomes healthy",
+                           "use 2.30.0 or later", region))
     cpu, memory = plan.get("ecs_task_cpu"), plan.get("ecs_task_memory")
     if cpu is not None or memory is not None:
         cpu, memory = cpu or 1024, memory or 2048

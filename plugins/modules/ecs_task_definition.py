@@ -51,8 +51,16 @@ options:
   tags:
     description: Tags for a newly registered revision.
     type: dict
+  revisions:
+    description:
+      - With O(state=absent), deregister only these revisions (ARNs or C(family:revision)) instead of every active one -
+        a failed release retires its revision this way, so the next run compares with the revision that works.
+      - Deregistered revisions stay describable (INACTIVE); nothing is deleted.
+    type: list
+    elements: str
   state:
-    description: C(absent) deregisters every ACTIVE revision of the family (teardown); the other options are then ignored.
+    description: C(absent) deregisters every ACTIVE revision of the family (teardown), or only O(revisions); the other
+      options are then ignored.
     type: str
     choices: [present, absent]
     default: present
@@ -131,6 +139,9 @@ def ensure_absent(client, module):
     pages = client.get_paginator("list_task_definitions").paginate(familyPrefix=module.params["family"], status="ACTIVE")
     for page in pages:
         arns.extend(page["taskDefinitionArns"])
+    if module.params["revisions"]:
+        wanted = set(r.split("/")[-1] for r in module.params["revisions"])
+        arns = [a for a in arns if a.split("/")[-1] in wanted]
     if arns and not module.check_mode:
         for arn in arns:
             client.deregister_task_definition(taskDefinition=arn)
@@ -149,6 +160,7 @@ def main():
             task_role_arn=dict(type="str"),
             cpu_architecture=dict(type="str", choices=["X86_64", "ARM64"], default="X86_64"),
             tags=dict(type="dict"),
+            revisions=dict(type="list", elements="str"),
         ),
         required_if=[("state", "present", ("container_definitions", "cpu", "memory", "execution_role_arn"))],
         supports_check_mode=True,

@@ -210,7 +210,7 @@ def main():
         argument_spec=dict(
             start=dict(type="str"),
             end=dict(type="str"),
-            tag_key=dict(type="str", default="Project"),
+            tag_key=dict(type="str", default="Project", no_log=False),
             tag_value=dict(type="str", required=True),
             metric=dict(type="str", default="UnblendedCost", choices=list(METRIC_FORECAST)),
             budget_name=dict(type="str", default=""),

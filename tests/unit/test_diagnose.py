@@ -123,8 +123,8 @@ def test_starting_targets_are_a_warning():
 @pytest.mark.parametrize("mutate,expected", [
     (lambda ev: ev.update(alarms_in_alarm=[{"AlarmName": "p-ecs-cpu-high"}]), "1 alarm(s) in ALARM: p-ecs-cpu-high"),
     (lambda ev: ev["certificate"].update(Status="PENDING_VALIDATION"), "certificate ehr.example.org is PENDING_VALIDATION"),
-    (lambda ev: ev["service"]["deployments"].insert(0, {"id": "ecs-svc/2", "rolloutState": "FAILED",
-                                                         "rolloutStateReason": "circuit breaker"}),
+    (lambda ev: ev["service"]["deployments"].__setitem__(
+        0, {"id": "ecs-svc/2", "status": "PRIMARY", "rolloutState": "FAILED", "rolloutStateReason": "circuit breaker"}),
      "deployment ecs-svc/2 FAILED: circuit breaker"),
     (lambda ev: ev["health_check"].update(observations=[{"StatusReport": {"Status": "Failure: HTTP Status Code 503"}}] * 3),
      "Route53 health check failing from 3/3 checkers"),
@@ -158,3 +158,12 @@ def test_stopped_tasks_are_history_once_every_target_is_healthy():
     assert result["healthy"] and result["findings"][0]["what"].startswith("recovered: tasks stopped earlier")
     ev["targets"] = ev["targets"][:1]  # one task missing: not recovered
     assert not conclude(ev)["healthy"]
+
+
+def test_a_failed_release_that_was_rolled_back_is_a_warning():
+    ev = healthy_region()
+    ev["service"]["deployments"] = [
+        {"id": "ecs-svc/3", "status": "PRIMARY", "rolloutState": "COMPLETED"},
+        {"id": "ecs-svc/2", "status": "INACTIVE", "rolloutState": "FAILED", "rolloutStateReason": "circuit breaker"}]
+    result = conclude(ev)
+    assert result["healthy"] and "FAILED and was rolled back: circuit breaker" in result["findings"][0]["what"]

@@ -70,7 +70,11 @@ class Fake(BaseHTTPRequestHandler):
         ehr_id = str(uuid.uuid4())
         self.server.ehrs[ehr_id] = True
         etag = str(uuid.uuid4()) if self.server.mode == "bad_etag" else ehr_id
-        self.send(201, None, {"ETag": '"%s"' % etag, "Location": "http://x/ehrbase/rest/openehr/v1/ehr/" + ehr_id})
+        # Like EHRbase with the forwarded-headers strategy: the link is on the scheme and host the client used;
+        # "http_location" is EHRbase behind a TLS-terminating proxy without it (links on http).
+        scheme = "http" if self.server.mode == "http_location" else self.server.scheme
+        location = "%s://%s/ehrbase/rest/openehr/v1/ehr/%s" % (scheme, self.headers["Host"], ehr_id)
+        self.send(201, None, {"ETag": '"%s"' % etag, "Location": location})
 
 
 @pytest.fixture
@@ -91,6 +95,7 @@ def fake():
             ctx.load_cert_chain(cert)
             server.socket = ctx.wrap_socket(server.socket, server_side=True)
             scheme = "https"
+        server.scheme = scheme
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return "%s://127.0.0.1:%d/ehrbase" % (scheme, server.server_address[1])
@@ -200,3 +205,9 @@ def test_against_the_standin_of_the_test_environment():
     assert result["checks"]["health"]["ok"] in (True, False)
     if not result["healthy"]:
         assert "management health answered HTTP 503" in result["first_failure"]
+
+
+def test_a_location_on_http_behind_tls_is_named(fake):
+    result = check(fake("http_location", tls=True), validate_certs=False)
+    assert result["healthy"] is False
+    assert "is not on https://127.0.0.1:" in result["first_failure"] and "SERVER_FORWARDHEADERSSTRATEGY" in result["first_failure"]

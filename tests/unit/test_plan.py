@@ -191,6 +191,8 @@ def test_database_settings(var, bad, good, needle):
 
 @pytest.mark.parametrize("changes,needle", [
     ({"ecs_ehrbase_version": "latest"}, "ecs_ehrbase_version (region eu-west-1) = 'latest'"),
+    ({"ecs_ehrbase_version": "2.29.0"}, "is older than 2.30.0"),
+    ({"ecs_ehrbase_version": 2.3}, "YAML read it as a float"),
     ({"ecs_task_cpu": 1024, "ecs_task_memory": 1024}, "is not a Fargate size"),
     ({"ecs_min_count": 1}, "cannot cover both Availability Zones"),
     ({"ecs_desired_count": 6}, "must lie within ecs_min_count..ecs_max_count (2..4)"),
@@ -204,6 +206,6 @@ def test_app_settings(changes, needle):
 
 def test_app_settings_valid():
     plan = good_plan()
-    plan["eu-west-1"].update(ecs_ehrbase_version="2.31.1", ecs_task_cpu=2048, ecs_task_memory=4096,
+    plan["eu-west-1"].update(ecs_ehrbase_version="2.32.0-rc.1", ecs_task_cpu=2048, ecs_task_memory=4096,
                              ecs_min_count=2, ecs_desired_count=3, ecs_max_count=6, ecs_health_check_grace_period=240)
     assert validate_plan(plan) == []
