@@ -67,7 +67,7 @@ def task_definition_matches(desired, current):
 
 
 def resource_tags(client, arn):
-    return ecs_tags_dict(client.list_tags_for_resource(resourceArn=arn).get("tags"))
+    return ecs_tags_dict(client.list_tags_for_resource(aws_retry=True, resourceArn=arn).get("tags"))
 
 
 def ensure_tags(client, arn, tags, check_mode):
@@ -77,5 +77,5 @@ def ensure_tags(client, arn, tags, check_mode):
     current = resource_tags(client, arn)
     missing = {k: v for k, v in tags.items() if current.get(k) != v}
     if missing and not check_mode:
-        client.tag_resource(resourceArn=arn, tags=ecs_tags(missing))
+        client.tag_resource(aws_retry=True, resourceArn=arn, tags=ecs_tags(missing))
     return bool(missing)

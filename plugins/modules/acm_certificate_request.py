@@ -88,7 +88,7 @@ def find(client, domain, sans):
         for summary in page["CertificateSummaryList"]:
             if summary["DomainName"] != domain:
                 continue
-            cert = client.describe_certificate(CertificateArn=summary["CertificateArn"])["Certificate"]
+            cert = client.describe_certificate(aws_retry=True, CertificateArn=summary["CertificateArn"])["Certificate"]
             if cert.get("Type") != "AMAZON_ISSUED" or set(cert.get("SubjectAlternativeNames", [domain])) != wanted:
                 continue
             if best is None or (cert["Status"] == "ISSUED" and best["Status"] != "ISSUED"):
@@ -108,7 +108,7 @@ def validation_records(cert):
 def wait_for_records(client, arn, timeout):
     deadline = time.monotonic() + timeout
     while True:
-        cert = client.describe_certificate(CertificateArn=arn)["Certificate"]
+        cert = client.describe_certificate(aws_retry=True, CertificateArn=arn)["Certificate"]
         if validation_records(cert) or cert["Status"] == "ISSUED" or time.monotonic() > deadline:
             return cert
         time.sleep(2)
@@ -129,15 +129,15 @@ def ensure_present(client, module):
             req["SubjectAlternativeNames"] = [p["domain_name"]] + p["subject_alternative_names"]
         if p["tags"]:
             req["Tags"] = ansible_dict_to_boto3_tag_list(p["tags"])
-        arn = client.request_certificate(**req)["CertificateArn"]
+        arn = client.request_certificate(aws_retry=True, **req)["CertificateArn"]
         return True, wait_for_records(client, arn, p["validation_record_timeout"])
     if p["tags"]:
-        current = boto3_tag_list_to_ansible_dict(client.list_tags_for_certificate(CertificateArn=cert["CertificateArn"])["Tags"])
+        current = boto3_tag_list_to_ansible_dict(client.list_tags_for_certificate(aws_retry=True, CertificateArn=cert["CertificateArn"])["Tags"])
         missing = {k: v for k, v in p["tags"].items() if current.get(k) != v}
         if missing:
             changed = True
             if not module.check_mode:
-                client.add_tags_to_certificate(CertificateArn=cert["CertificateArn"],
+                client.add_tags_to_certificate(aws_retry=True, CertificateArn=cert["CertificateArn"],
                                                Tags=ansible_dict_to_boto3_tag_list(missing))
     return changed, cert
 

@@ -204,16 +204,16 @@ class Budgets:
 
     def describe(self, name):
         try:
-            return self.client.describe_budget(AccountId=self.account, BudgetName=name)["Budget"]
+            return self.client.describe_budget(aws_retry=True, AccountId=self.account, BudgetName=name)["Budget"]
         except is_boto3_error_code("NotFoundException"):
             return None
 
     def notifications(self, name):
         out = {}
-        found = self.client.describe_notifications_for_budget(AccountId=self.account, BudgetName=name)
+        found = self.client.describe_notifications_for_budget(aws_retry=True, AccountId=self.account, BudgetName=name)
         for details in found.get("Notifications", []):
             subs = self.client.describe_subscribers_for_notification(
-                AccountId=self.account, BudgetName=name, Notification=details).get("Subscribers", [])
+                aws_retry=True, AccountId=self.account, BudgetName=name, Notification=details).get("Subscribers", [])
             out[notification_key(details)] = (details, subs)
         return out
 
@@ -244,19 +244,19 @@ def ensure_present(api, module):
         updated = ["created"] + ["notification+ " + label(k) for k in sorted(want_notes)]
         if not module.check_mode:
             api.client.create_budget(
-                AccountId=api.account, Budget=want,
+                aws_retry=True, AccountId=api.account, Budget=want,
                 NotificationsWithSubscribers=[dict(Notification=d, Subscribers=s) for d, s in want_notes.values()])
         return True, updated, api.describe(p["name"]) if not module.check_mode else want, want_notes
     updated = budget_changes(want, have)
     if updated and not module.check_mode:
         new = dict(have, **want)
         new.pop("CalculatedSpend", None)
-        api.client.update_budget(AccountId=api.account, NewBudget=new)
+        api.client.update_budget(aws_retry=True, AccountId=api.account, NewBudget=new)
     have_notes = api.notifications(p["name"])
     for key in sorted(set(have_notes) - set(want_notes)):
         updated.append("notification- " + label(key))
         if not module.check_mode:
-            api.client.delete_notification(AccountId=api.account, BudgetName=p["name"], Notification=have_notes[key][0])
+            api.client.delete_notification(aws_retry=True, AccountId=api.account, BudgetName=p["name"], Notification=have_notes[key][0])
     for key in sorted(want_notes):
         if key in have_notes and sub_set(have_notes[key][1]) == sub_set(want_notes[key][1]):
             continue
@@ -264,8 +264,8 @@ def ensure_present(api, module):
         if module.check_mode:
             continue
         if key in have_notes:  # subscribers differ: replace the notification
-            api.client.delete_notification(AccountId=api.account, BudgetName=p["name"], Notification=have_notes[key][0])
-        api.client.create_notification(AccountId=api.account, BudgetName=p["name"], Notification=want_notes[key][0],
+            api.client.delete_notification(aws_retry=True, AccountId=api.account, BudgetName=p["name"], Notification=have_notes[key][0])
+        api.client.create_notification(aws_retry=True, AccountId=api.account, BudgetName=p["name"], Notification=want_notes[key][0],
                                        Subscribers=want_notes[key][1])
     budget = api.describe(p["name"]) if updated and not module.check_mode else have
     return bool(updated), updated, budget, want_notes
@@ -278,7 +278,7 @@ def ensure_absent(api, module):
         return False, [], {}, {}
     notes = api.notifications(name)
     if not module.check_mode:
-        api.client.delete_budget(AccountId=api.account, BudgetName=name)
+        api.client.delete_budget(aws_retry=True, AccountId=api.account, BudgetName=name)
     return True, ["deleted"], {}, notes
 
 

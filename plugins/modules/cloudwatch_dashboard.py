@@ -141,7 +141,7 @@ def wanted_body(p):
 
 def current(client, name):
     try:
-        found = client.get_dashboard(DashboardName=name)
+        found = client.get_dashboard(aws_retry=True, DashboardName=name)
     except is_boto3_error_code("ResourceNotFound"):
         return None, {}
     return found.get("DashboardArn", ""), json.loads(found.get("DashboardBody") or "{}")
@@ -162,7 +162,7 @@ def ensure_present(client, module):
     if arn is not None and have == want:
         return False, arn, have, {}
     if not module.check_mode:
-        result = client.put_dashboard(DashboardName=p["name"], DashboardBody=json.dumps(want))
+        result = client.put_dashboard(aws_retry=True, DashboardName=p["name"], DashboardBody=json.dumps(want))
         problems = result.get("DashboardValidationMessages") or []
         if problems:
             module.fail_json(msg="CloudWatch rejected parts of dashboard %s: %s" % (
@@ -177,7 +177,7 @@ def ensure_absent(client, module):
     if arn is None:
         return False, "", {}, {}
     if not module.check_mode:
-        client.delete_dashboards(DashboardNames=[name])
+        client.delete_dashboards(aws_retry=True, DashboardNames=[name])
     return True, "", {}, diff(have, {})
 
 

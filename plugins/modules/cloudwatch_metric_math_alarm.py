@@ -162,7 +162,7 @@ def definition_errors(p):
 
 
 def describe(client, name):
-    found = client.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"]).get("MetricAlarms", [])
+    found = client.describe_alarms(aws_retry=True, AlarmNames=[name], AlarmTypes=["MetricAlarm"]).get("MetricAlarms", [])
     return found[0] if found else None
 
 
@@ -177,7 +177,7 @@ def ensure_present(client, module):
     have = describe(client, want["AlarmName"])
     updated = ["created"] if have is None else differences(want, have)
     if updated and not module.check_mode:
-        client.put_metric_alarm(**want)
+        client.put_metric_alarm(aws_retry=True, **want)
         have = describe(client, want["AlarmName"])
     return bool(updated), updated, have or want
 
@@ -187,7 +187,7 @@ def ensure_absent(client, module):
     if have is None:
         return False, [], {}
     if not module.check_mode:
-        client.delete_alarms(AlarmNames=[module.params["name"]])
+        client.delete_alarms(aws_retry=True, AlarmNames=[module.params["name"]])
     return True, ["deleted"], {}
 
 

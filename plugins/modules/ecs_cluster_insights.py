@@ -58,7 +58,7 @@ from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import ecs_tags
 
 
 def describe(client, name):
-    found = client.describe_clusters(clusters=[name], include=["SETTINGS", "TAGS"])["clusters"]
+    found = client.describe_clusters(aws_retry=True, clusters=[name], include=["SETTINGS", "TAGS"])["clusters"]
     found = [c for c in found if c["status"] != "INACTIVE"]
     return found[0] if found else None
 
@@ -70,14 +70,14 @@ def ensure_present(client, module):
     if cluster is None:
         if module.check_mode:
             return True, {"clusterName": p["name"], "settings": settings}
-        client.create_cluster(clusterName=p["name"], settings=settings, tags=ecs_tags(p["tags"]))
+        client.create_cluster(aws_retry=True, clusterName=p["name"], settings=settings, tags=ecs_tags(p["tags"]))
         return True, describe(client, p["name"])
     changed = False
     current = {s["name"]: s["value"] for s in cluster.get("settings", [])}
     if current.get("containerInsights") != p["container_insights"]:
         changed = True
         if not module.check_mode:
-            client.update_cluster_settings(cluster=p["name"], settings=settings)
+            client.update_cluster_settings(aws_retry=True, cluster=p["name"], settings=settings)
     changed |= ensure_tags(client, cluster["clusterArn"], p["tags"], module.check_mode)
     return changed, describe(client, p["name"]) if changed and not module.check_mode else cluster
 

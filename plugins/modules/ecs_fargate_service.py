@@ -153,7 +153,7 @@ from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import ecs_tags
 
 
 def describe(client, cluster, name):
-    found = client.describe_services(cluster=cluster, services=[name], include=["TAGS"]).get("services", [])
+    found = client.describe_services(aws_retry=True, cluster=cluster, services=[name], include=["TAGS"]).get("services", [])
     found = [s for s in found if s.get("status") != "INACTIVE"]
     return found[0] if found else None
 
@@ -206,7 +206,7 @@ def ensure_present(client, module):
             return True, ["created"], dict(want, serviceName=p["name"], desiredCount=p["desired_count"])
         req = {k: v for k, v in want.items() if v is not None}
         created = client.create_service(
-            cluster=p["cluster"], serviceName=p["name"], desiredCount=p["desired_count"], launchType="FARGATE",
+            aws_retry=True, cluster=p["cluster"], serviceName=p["name"], desiredCount=p["desired_count"], launchType="FARGATE",
             platformVersion=p["platform_version"], propagateTags="SERVICE", enableECSManagedTags=True,
             tags=ecs_tags(p["tags"]), **req)["service"]
         return True, ["created"], created
@@ -216,7 +216,7 @@ def ensure_present(client, module):
         update["desiredCount"] = count
     changed = bool(update)
     if update and not module.check_mode:
-        service = client.update_service(cluster=p["cluster"], service=p["name"], **update)["service"]
+        service = client.update_service(aws_retry=True, cluster=p["cluster"], service=p["name"], **update)["service"]
     changed |= ensure_tags(client, service["serviceArn"], p["tags"], module.check_mode)
     return changed, sorted(update), service
 
@@ -225,9 +225,9 @@ def ensure_absent(client, autoscaling, module):
     p = module.params
     resource = "service/%s/%s" % (p["cluster"], p["name"])
     scope = dict(ServiceNamespace="ecs", ResourceId=resource, ScalableDimension="ecs:service:DesiredCount")
-    policies = autoscaling.describe_scaling_policies(**scope).get("ScalingPolicies", [])
+    policies = autoscaling.describe_scaling_policies(aws_retry=True, **scope).get("ScalingPolicies", [])
     targets = autoscaling.describe_scalable_targets(
-        ServiceNamespace="ecs", ResourceIds=[resource], ScalableDimension="ecs:service:DesiredCount",
+        aws_retry=True, ServiceNamespace="ecs", ResourceIds=[resource], ScalableDimension="ecs:service:DesiredCount",
     ).get("ScalableTargets", [])
     service = describe(client, p["cluster"], p["name"]) if cluster_exists(client, p["cluster"]) else None
     removed = ["scaling_policy:%s" % pol["PolicyName"] for pol in policies]
@@ -236,16 +236,16 @@ def ensure_absent(client, autoscaling, module):
     if module.check_mode or not removed:
         return bool(removed), removed, service or {}
     for pol in policies:
-        autoscaling.delete_scaling_policy(PolicyName=pol["PolicyName"], **scope)
+        autoscaling.delete_scaling_policy(aws_retry=True, PolicyName=pol["PolicyName"], **scope)
     if targets:
-        autoscaling.deregister_scalable_target(**scope)
+        autoscaling.deregister_scalable_target(aws_retry=True, **scope)
     if service:
-        service = client.delete_service(cluster=p["cluster"], service=p["name"], force=True)["service"]
+        service = client.delete_service(aws_retry=True, cluster=p["cluster"], service=p["name"], force=True)["service"]
     return True, removed, service or {}
 
 
 def cluster_exists(client, cluster):
-    found = client.describe_clusters(clusters=[cluster]).get("clusters", [])
+    found = client.describe_clusters(aws_retry=True, clusters=[cluster]).get("clusters", [])
     return any(c.get("status") == "ACTIVE" for c in found)
 
 

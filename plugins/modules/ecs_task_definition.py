@@ -103,11 +103,11 @@ from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import ecs_tags
 
 
 def latest(client, family):
-    arns = client.list_task_definitions(familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=1)
+    arns = client.list_task_definitions(aws_retry=True, familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=1)
     arns = arns.get("taskDefinitionArns", [])
     if not arns:
         return None
-    return client.describe_task_definition(taskDefinition=arns[0])["taskDefinition"]
+    return client.describe_task_definition(aws_retry=True, taskDefinition=arns[0])["taskDefinition"]
 
 
 def request(p):
@@ -131,7 +131,7 @@ def ensure_present(client, module):
         return True, dict(req, revision=0)
     if module.params["tags"]:
         req["tags"] = ecs_tags(module.params["tags"])
-    return True, client.register_task_definition(**req)["taskDefinition"]
+    return True, client.register_task_definition(aws_retry=True, **req)["taskDefinition"]
 
 
 def ensure_absent(client, module):
@@ -144,7 +144,7 @@ def ensure_absent(client, module):
         arns = [a for a in arns if a.split("/")[-1] in wanted]
     if arns and not module.check_mode:
         for arn in arns:
-            client.deregister_task_definition(taskDefinition=arn)
+            client.deregister_task_definition(aws_retry=True, taskDefinition=arn)
     return bool(arns), {"deregistered": arns}
 
 
