@@ -21,9 +21,10 @@ read exactly those answers, so this module makes moto answer them from real proc
   100 %. The new revision gets a PRIMARY deployment (IN_PROGRESS) while the old one stays ACTIVE and keeps serving
   (the stand-in serves the revision of the newest COMPLETED deployment). The image tag decides the outcome: after
   ROLLOUT_START_SECONDS a tag not ending in `-broken` is healthy, the deployment COMPLETED and the old one drained;
-  a tag ending in `-broken` never becomes healthy, so after ROLLOUT_FAIL_SECONDS the deployment circuit breaker
-  marks it FAILED (with the stopped tasks and service events ECS writes) and rolls the service back to the previous
-  revision, as ECS does with rollback on.
+  a tag ending in `-broken` never becomes healthy: after ROLLOUT_START_SECONDS its tasks are recorded stopped
+  ("Essential container in task exited", exit code 1), and after ROLLOUT_FAIL_SECONDS the deployment circuit breaker
+  marks it FAILED (with the service events ECS writes) and rolls the service back to the previous revision, as ECS
+  does with rollback on; with the circuit breaker off the deployment stays IN_PROGRESS, as on ECS.
 * GetHealthCheckStatus: each checker's report comes from a real request to the stand-in of the region the health
   check points at (`<region>.<domain>`), in Route53's wording.
 
@@ -181,10 +182,13 @@ def _deployment(svc, task_definition, status, state, running, reason=""):
 def start_rollout(backend, svc, old_task_definition):
     """A release: new PRIMARY deployment in progress, the old one ACTIVE and serving."""
     new = _deployment(svc, svc.task_definition, "PRIMARY", "IN_PROGRESS", 0)
-    old = [d for d in svc.deployments if d.get("status") == "PRIMARY"][:1]
+    # What serves is the newest COMPLETED deployment; one still in progress is superseded (ECS stops its tasks).
+    serving = [d for d in svc.deployments if d.get("rolloutState") == "COMPLETED" and d.get("status") in ("PRIMARY", "ACTIVE")]
+    old = serving[:1] or [d for d in svc.deployments if d.get("status") == "PRIMARY"][:1]
     for d in old:
-        d.update(status="ACTIVE", taskDefinition=old_task_definition, rolloutState="COMPLETED",
-                 runningCount=svc.desired_count, pendingCount=0)
+        d.update(status="ACTIVE", rolloutState="COMPLETED", runningCount=svc.desired_count, pendingCount=0)
+        if not serving:
+            d.update(taskDefinition=old_task_definition)
     svc.deployments = [new] + old
     _rollouts[svc.arn] = {"started": time.monotonic(), "new": svc.task_definition, "old": old_task_definition,
                           "deployment": new["id"]}
@@ -222,10 +226,18 @@ def advance_rollout(backend, svc):
         _rollouts.pop(svc.arn, None)
         _event(svc, "has reached a steady state.")
         return
-    if elapsed < ROLLOUT_FAIL_SECONDS:
+    if elapsed < ROLLOUT_START_SECONDS:
         return
-    tasks = backend.tasks.setdefault(svc.cluster_name, {})
-    _make_stopped_tasks(backend, svc, rollout["new"], "Essential container in task exited", 1, tasks, 2)
+    if not rollout.get("stopped"):
+        # The new tasks started and exited: ECS records them stopped and keeps trying.
+        tasks = backend.tasks.setdefault(svc.cluster_name, {})
+        _make_stopped_tasks(backend, svc, rollout["new"], "Essential container in task exited", 1, tasks, 2)
+        new.update(failedTasks=2)
+        rollout["stopped"] = True
+        _event(svc, "has stopped 2 running tasks: the essential container exited.")
+    breaker = ((svc.deployment_configuration or {}).get("deploymentCircuitBreaker") or {}).get("enable")
+    if elapsed < ROLLOUT_FAIL_SECONDS or not breaker:
+        return  # without the circuit breaker ECS keeps trying for ever (the old tasks keep serving)
     new.update(status="INACTIVE", rolloutState="FAILED", runningCount=0, pendingCount=0, failedTasks=2,
                rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.")
     _event(svc, "(deployment %s) deployment failed: tasks failed to start." % new["id"])

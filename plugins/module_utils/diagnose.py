@@ -70,11 +70,20 @@ def _serving_fully(ev):
         t.get("TargetHealth", {}).get("State") == "healthy" for t in targets)
 
 
+def _releasing(ev):
+    """Revisions of deployments still in progress (a release under way)."""
+    deployments = (ev.get("service") or {}).get("deployments", [])
+    return set(d.get("taskDefinition") for d in deployments if d.get("rolloutState") == "IN_PROGRESS")
+
+
 def stopped_task_findings(ev):
     tasks = ev.get("stopped_tasks") or []
     if not tasks:
         return []
-    if _serving_fully(ev):
+    failing_release = [t for t in tasks if t.get("taskDefinitionArn") in _releasing(ev)]
+    if failing_release:
+        tasks = failing_release
+    elif _serving_fully(ev):
         # AWS keeps stopped tasks for about an hour: once every target is healthy they are history.
         return [_finding("warning", "recovered: tasks stopped earlier (%s)" % tasks[0].get("stoppedReason", ""),
                          "none now; see the service events for when")]
@@ -96,7 +105,9 @@ def stopped_task_findings(ev):
                          "the targets' health check fails: see the target health below")]
     exit_code = container.get("exitCode")
     if exit_code not in (None, 0) or "exited" in reason.lower():
-        return [_finding("down", "tasks stop: %s (exit code %s, image %s)" % (reason, exit_code, image),
+        # With the old tasks still serving (a release under way), the region is degraded, not down.
+        return [_finding("degraded" if _serving_fully(ev) else "down",
+                         "tasks stop: %s (exit code %s, image %s)" % (reason, exit_code, image),
                          "EHRbase exits at start-up: read the container log in %s; roll back to the previous "
                          "revision (upgrade.yml with the previous ecs_ehrbase_version)" % ev.get("log_group", "CloudWatch Logs"))]
     return [_finding("warning", "tasks stopped recently: %s" % reason, "check the service events")]

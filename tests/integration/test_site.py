@@ -6,6 +6,7 @@ Ordered: the tests share one deployment (building it is the expensive part).
 import ipaddress
 import json
 import re
+import time
 
 import pg
 import psycopg2
@@ -368,6 +369,19 @@ def diagnose(tmp_path, *args):
     return rc, out, data
 
 
+def wait_until_one_deployment(region, timeout=60):
+    """Let a rollout a test started finish (the emulated ECS completes a good one in seconds)."""
+    ecs = aws("ecs", region)
+    p = PREFIX[region]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        svc = ecs.describe_services(cluster=p + "-cluster", services=[p + "-ehrbase"])["services"][0]
+        if [d["rolloutState"] for d in svc["deployments"] if d["status"] != "INACTIVE"] == ["COMPLETED"]:
+            return
+        time.sleep(1)
+    raise AssertionError("the rollout in %s did not finish: %s" % (region, svc["deployments"]))
+
+
 def assert_only_region_named(rc, out, data, region, words):
     assert rc == 2, out[-3000:]
     assert data[region]["status"] != "healthy" and words in data[region]["summary"], data[region]
@@ -407,14 +421,20 @@ def test_diagnose_names_an_image_that_never_becomes_healthy(first_run, tmp_path)
     broken = {k: td[k] for k in keep if k in td}
     broken["containerDefinitions"][0]["image"] = "ehrbase/ehrbase:2.32.0-broken"
     arn = ecs.register_task_definition(**broken)["taskDefinition"]["taskDefinitionArn"]
-    ecs.update_service(cluster=p + "-cluster", service=p + "-ehrbase", taskDefinition=arn)
+    # Without the circuit breaker ECS keeps starting tasks that exit, while the old ones serve (min healthy 100 %).
+    config = svc.get("deploymentConfiguration") or {"maximumPercent": 200, "minimumHealthyPercent": 100}
+    stuck = dict(config, deploymentCircuitBreaker={"enable": False, "rollback": False})
+    ecs.update_service(cluster=p + "-cluster", service=p + "-ehrbase", taskDefinition=arn, deploymentConfiguration=stuck)
     try:
+        time.sleep(8)  # the emulated tasks start and exit after 6 s
         rc, out, data = diagnose(tmp_path)
         assert_only_region_named(rc, out, data, "eu-west-1", "tasks stop: Essential container in task exited")
         assert "ehrbase/ehrbase:2.32.0-broken" in data["eu-west-1"]["summary"]
     finally:
-        ecs.update_service(cluster=p + "-cluster", service=p + "-ehrbase", taskDefinition=svc["taskDefinition"])
+        ecs.update_service(cluster=p + "-cluster", service=p + "-ehrbase", taskDefinition=svc["taskDefinition"],
+                           deploymentConfiguration=config)
         ecs.deregister_task_definition(taskDefinition=arn)
+        wait_until_one_deployment("eu-west-1")
 
 
 def test_diagnose_names_a_health_path_that_needs_a_login(first_run, tmp_path):

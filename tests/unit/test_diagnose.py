@@ -167,3 +167,15 @@ def test_a_failed_release_that_was_rolled_back_is_a_warning():
         {"id": "ecs-svc/2", "status": "INACTIVE", "rolloutState": "FAILED", "rolloutStateReason": "circuit breaker"}]
     result = conclude(ev)
     assert result["healthy"] and "FAILED and was rolled back: circuit breaker" in result["findings"][0]["what"]
+
+
+def test_tasks_of_a_release_in_progress_that_exit_are_named_while_the_old_ones_serve():
+    ev = healthy_region()
+    ev["service"]["deployments"] = [
+        {"id": "ecs-svc/4", "status": "PRIMARY", "rolloutState": "IN_PROGRESS", "taskDefinition": "td:2"},
+        {"id": "ecs-svc/3", "status": "ACTIVE", "rolloutState": "COMPLETED", "taskDefinition": "td:1"}]
+    ev["stopped_tasks"] = [{"taskDefinitionArn": "td:2", "stoppedReason": "Essential container in task exited",
+                            "containers": [{"image": "ehrbase/ehrbase:2.32.0-broken", "exitCode": 1}]}]
+    result = conclude(ev)
+    assert result["status"] == "degraded"
+    assert "tasks stop: Essential container in task exited (exit code 1, image ehrbase/ehrbase:2.32.0-broken)" in result["summary"]
