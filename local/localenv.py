@@ -21,9 +21,8 @@ import sys
 import time
 import urllib.parse
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-STATE = os.environ.get("EHRBASE_LOCAL_STATE", os.path.join(ROOT, ".local"))
+from settings import HERE, ROOT, STATE  # noqa: E402  pylint: disable=wrong-import-position
+
 RUN = os.path.join(STATE, "run")
 LOGS = os.path.join(STATE, "log")
 PY = sys.executable

@@ -12,15 +12,13 @@ import pwd
 import shutil
 import subprocess
 
-REGIONS = os.environ.get("EHRBASE_LOCAL_REGIONS", "eu-west-1,eu-central-1,af-south-1").split(",")
-OFFSET = int(os.environ.get("EHRBASE_LOCAL_PORT_OFFSET", "0"))
+from settings import OFFSET, REGIONS, STATE  # noqa: E402  pylint: disable=wrong-import-position
+
 PG_BIN = os.environ.get("EHRBASE_PG_BIN", "/usr/lib/postgresql/15/bin")
 BASE_PORT = 15432
 
 
 def state_dir():
-    from localenv import STATE
-
     return STATE
 
 

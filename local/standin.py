@@ -28,8 +28,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-REGIONS = os.environ.get("EHRBASE_LOCAL_REGIONS", "eu-west-1,eu-central-1,af-south-1").split(",")
-OFFSET = int(os.environ.get("EHRBASE_LOCAL_PORT_OFFSET", "0"))
+from settings import OFFSET, REGIONS  # noqa: E402  pylint: disable=wrong-import-position
 BASE_PORT = 18080
 REQUIRED_ENV = ("DB_URL", "DB_USER", "DB_PASS", "DB_USER_ADMIN", "DB_PASS_ADMIN", "SECURITY_AUTHTYPE",
                 "SECURITY_AUTHUSER", "SECURITY_AUTHPASSWORD", "SECURITY_AUTHADMINUSER",

@@ -87,10 +87,14 @@ def stopped_task_findings(ev):
         # AWS keeps stopped tasks for about an hour: once every target is healthy they are history.
         return [_finding("warning", "recovered: tasks stopped earlier (%s)" % tasks[0].get("stoppedReason", ""),
                          "none now; see the service events for when")]
+    return _stopped_task_finding(ev, tasks)
+
+
+def _stopped_task_finding(ev, tasks):
+    """What the newest stopped task says, most specific cause first."""
     newest = tasks[0]
     reason = newest.get("stoppedReason", "")
-    containers = newest.get("containers") or [{}]
-    container = containers[0]
+    container = (newest.get("containers") or [{}])[0]
     image = container.get("image") or ev.get("image", "")
     detail = container.get("reason") or ""
     if "CannotPullContainerError" in reason or "CannotPullContainerError" in detail:
@@ -136,21 +140,25 @@ def target_findings(ev):
     severity = "down" if not healthy else "degraded"
     head = "%d/%d targets healthy (%s%s on %s)" % (len(healthy), total, reason,
                                                    " " + ",".join(codes) if codes else "", path)
-    if reason == "Target.ResponseCodeMismatch" and "401" in codes:
-        fix = ("the health check needs a path that answers without login: the target group must check "
-               "/ehrbase/management/health and the task definition must make the actuator health public - check "
-               "the actuator settings of the task definition and run site.yml")
-    elif reason == "Target.ResponseCodeMismatch":
-        fix = ("EHRbase answers %s on its health: not ready, or its database is unreachable - see the database and "
-               "the container log" % ",".join(codes or ["an error"]))
-    elif reason == "Target.Timeout":
-        fix = ("the load balancer cannot reach the tasks: the ECS security group must allow port %s from the ALB "
-               "security group - run site.yml to restore the rule" % ev.get("target_port", 8080))
-    elif reason in ("Elb.InitialHealthChecking", "Target.NotInUse", "Elb.RegistrationInProgress"):
+    if reason in ("Elb.InitialHealthChecking", "Target.NotInUse", "Elb.RegistrationInProgress"):
         return [_finding("warning", head, "tasks are starting; diagnose again in a minute")]
-    else:
-        fix = "read the container log in %s" % ev.get("log_group", "CloudWatch Logs")
-    return [_finding(severity, head + (" - " + description if description and not codes else ""), fix)]
+    return [_finding(severity, head + (" - " + description if description and not codes else ""),
+                     _target_fix(ev, reason, codes))]
+
+
+def _target_fix(ev, reason, codes):
+    """What to do about unhealthy targets, by the load balancer's reason."""
+    if reason == "Target.ResponseCodeMismatch" and "401" in codes:
+        return ("the health check needs a path that answers without login: the target group must check "
+                "/ehrbase/management/health and the task definition must make the actuator health public - check "
+                "the actuator settings of the task definition and run site.yml")
+    if reason == "Target.ResponseCodeMismatch":
+        return ("EHRbase answers %s on its health: not ready, or its database is unreachable - see the database and "
+                "the container log" % ",".join(codes or ["an error"]))
+    if reason == "Target.Timeout":
+        return ("the load balancer cannot reach the tasks: the ECS security group must allow port %s from the ALB "
+                "security group - run site.yml to restore the rule" % ev.get("target_port", 8080))
+    return "read the container log in %s" % ev.get("log_group", "CloudWatch Logs")
 
 
 def network_findings(ev):

@@ -119,18 +119,8 @@ def _check_subnets(region, var, subnets, vpc, errors):
     return nets
 
 
-def validate_region(region, plan):
-    """Rules for one region's plan. `plan` holds that host's variables."""
-    errors = []
-    if not isinstance(region, str) or not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", region) \
-            or region not in KNOWN_REGIONS:
-        errors.append(_err("ehrbase_region", region, "is not an AWS region name",
-                           "use one of: %s" % ", ".join(sorted(KNOWN_REGIONS))))
-        return errors
-    role = plan.get("ehrbase_region_role")
-    if role not in REGION_ROLES:
-        errors.append(_err("ehrbase_region_role", role, "must be one of %s" % ", ".join(REGION_ROLES),
-                           "set ehrbase_region_role in the region's host_vars", region))
+def _check_vpc(region, plan, errors):
+    """The VPC range, or None when it is unusable (the subnet checks then skip the inside-the-VPC rule)."""
     vpc, problem = _network(plan.get("network_vpc_cidr"))
     if vpc is None:
         errors.append(_err("network_vpc_cidr", plan.get("network_vpc_cidr"),
@@ -140,6 +130,13 @@ def validate_region(region, plan):
         errors.append(_err("network_vpc_cidr", str(vpc), "AWS VPCs must be between /16 and /28",
                            "use a prefix length from 16 to 28 (16 is usual)", region))
         vpc = None
+    return vpc
+
+
+def _check_network(region, plan):
+    """VPC, both subnet tiers, their overlaps and zones."""
+    errors = []
+    vpc = _check_vpc(region, plan, errors)
     public = _check_subnets(region, "network_public_subnets", plan.get("network_public_subnets"), vpc, errors)
     private = _check_subnets(region, "network_private_subnets", plan.get("network_private_subnets"), vpc, errors)
     allnets = public + private
@@ -155,6 +152,11 @@ def validate_region(region, plan):
                            "private subnets must use the same AZs as the public ones %s (each AZ's NAT "
                            "gateway lives in its public subnet)" % pub_azs,
                            "use the same two zones for both tiers", region))
+    return errors
+
+
+def _check_admin_cidrs(region, plan):
+    errors = []
     for idx, cidr in enumerate(plan.get("network_rds_admin_cidrs") or []):
         net, problem = _network(cidr)
         var = "network_rds_admin_cidrs[%d]" % idx
@@ -164,25 +166,44 @@ def validate_region(region, plan):
         elif net.prefixlen < 16:
             errors.append(_err(var, cidr, "opens PostgreSQL to %d addresses; the admin path must be narrow"
                                % net.num_addresses, "use the /32 of your bastion or VPN", region))
-    errors.extend(_check_database(region, plan))
-    errors.extend(_check_app(region, plan))
+    return errors
+
+
+def _check_names(region, plan):
+    """Every resource name the prefix makes must fit AWS's length and character rules."""
     prefix = plan.get("ehrbase_name_prefix")
     if not isinstance(prefix, str) or not prefix:
-        errors.append(_err("ehrbase_name_prefix", prefix, "must be a non-empty string",
-                           "leave it to the default or set e.g. medzen-prod-euw1", region))
-    else:
-        for what, suffix, limit, pattern in NAME_LIMITS:
-            name = prefix + suffix
-            if len(name) > limit:
-                errors.append(_err("ehrbase_name_prefix", prefix,
-                                   "makes the %s name %r %d characters long; AWS allows %d"
-                                   % (what, name, len(name), limit),
-                                   "shorten ehrbase_project or ehrbase_environment (at most %d characters "
-                                   "for the prefix)" % (limit - len(suffix)), region))
-            elif not re.match(pattern, name):
-                errors.append(_err("ehrbase_name_prefix", prefix,
-                                   "makes the %s name %r, which AWS rejects (allowed: %s)" % (what, name, pattern),
-                                   "use lower-case letters, digits and hyphens, starting with a letter", region))
+        return [_err("ehrbase_name_prefix", prefix, "must be a non-empty string",
+                     "leave it to the default or set e.g. medzen-prod-euw1", region)]
+    errors = []
+    for what, suffix, limit, pattern in NAME_LIMITS:
+        name = prefix + suffix
+        if len(name) > limit:
+            errors.append(_err("ehrbase_name_prefix", prefix,
+                               "makes the %s name %r %d characters long; AWS allows %d"
+                               % (what, name, len(name), limit),
+                               "shorten ehrbase_project or ehrbase_environment (at most %d characters "
+                               "for the prefix)" % (limit - len(suffix)), region))
+        elif not re.match(pattern, name):
+            errors.append(_err("ehrbase_name_prefix", prefix,
+                               "makes the %s name %r, which AWS rejects (allowed: %s)" % (what, name, pattern),
+                               "use lower-case letters, digits and hyphens, starting with a letter", region))
+    return errors
+
+
+def validate_region(region, plan):
+    """Rules for one region's plan. `plan` holds that host's variables."""
+    if not isinstance(region, str) or not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", region) \
+            or region not in KNOWN_REGIONS:
+        return [_err("ehrbase_region", region, "is not an AWS region name",
+                     "use one of: %s" % ", ".join(sorted(KNOWN_REGIONS)))]
+    errors = []
+    role = plan.get("ehrbase_region_role")
+    if role not in REGION_ROLES:
+        errors.append(_err("ehrbase_region_role", role, "must be one of %s" % ", ".join(REGION_ROLES),
+                           "set ehrbase_region_role in the region's host_vars", region))
+    for check in (_check_network, _check_admin_cidrs, _check_database, _check_app, _check_names):
+        errors.extend(check(region, plan))
     return errors
 
 
@@ -229,21 +250,41 @@ FARGATE_SIZES = {
 }
 
 
+def _check_version(region, version):
+    if version is None:
+        return []
+    if not isinstance(version, str):
+        return [_err("ecs_ehrbase_version", version, "must be a string; YAML read it as a %s"
+                     % type(version).__name__, "quote it, e.g. ecs_ehrbase_version: \"2.30.0\"", region)]
+    pinned = re.match(r"^2\.(\d+)\.\d+(?:-[A-Za-z0-9][A-Za-z0-9.-]*)?$", version)
+    if not pinned:
+        return [_err("ecs_ehrbase_version", version, "must pin an EHRbase 2.x release (2.y.z or 2.y.z-suffix, "
+                     "never latest)", "use e.g. 2.30.0", region)]
+    if int(pinned.group(1)) < 30:
+        return [_err("ecs_ehrbase_version", version, "is older than 2.30.0: before 2.30 EHRbase's actuator "
+                     "health is admin-only, so the load balancer and Route53 get 401 and no task becomes healthy",
+                     "use 2.30.0 or later", region)]
+    return []
+
+
+def _check_counts(region, plan):
+    counts = [plan.get(k) for k in ("ecs_min_count", "ecs_desired_count", "ecs_max_count")]
+    if all(c is None for c in counts):
+        return []
+    errors = []
+    low, want, high = [c if c is not None else d for c, d in zip(counts, (2, 2, 4))]
+    if low < 2:
+        errors.append(_err("ecs_min_count", low, "fewer than 2 tasks cannot cover both Availability Zones",
+                           "keep at least 2 (rollback_single_region scales regions to 0 on purpose)", region))
+    if not low <= want <= high:
+        errors.append(_err("ecs_desired_count", want, "must lie within ecs_min_count..ecs_max_count (%s..%s)"
+                           % (low, high), "adjust the three counts", region))
+    return errors
+
+
 def _check_app(region, plan):
     """ECS settings AWS would reject late in a run (or that break Multi-AZ)."""
-    errors = []
-    version = plan.get("ecs_ehrbase_version")
-    pinned = re.match(r"^2\.(\d+)\.\d+(?:-[A-Za-z0-9][A-Za-z0-9.-]*)?$", str(version)) if version is not None else None
-    if version is not None and not isinstance(version, str):
-        errors.append(_err("ecs_ehrbase_version", version, "must be a string; YAML read it as a %s"
-                           % type(version).__name__, "quote it, e.g. ecs_ehrbase_version: \"2.30.0\"", region))
-    elif version is not None and not pinned:
-        errors.append(_err("ecs_ehrbase_version", version, "must pin an EHRbase 2.x release (2.y.z or 2.y.z-suffix, "
-                           "never latest)", "use e.g. 2.30.0", region))
-    elif pinned and int(pinned.group(1)) < 30:
-        errors.append(_err("ecs_ehrbase_version", version, "is older than 2.30.0: before 2.30 EHRbase's actuator "
-                           "health is admin-only, so the load balancer and Route53 get 401 and no task becomes healthy",
-                           "use 2.30.0 or later", region))
+    errors = _check_version(region, plan.get("ecs_ehrbase_version"))
     cpu, memory = plan.get("ecs_task_cpu"), plan.get("ecs_task_memory")
     if cpu is not None or memory is not None:
         cpu, memory = cpu or 1024, memory or 2048
@@ -251,15 +292,7 @@ def _check_app(region, plan):
             errors.append(_err("ecs_task_cpu/ecs_task_memory", "%s/%s" % (cpu, memory),
                                "is not a Fargate size", "use 1024/2048 (1 vCPU, 2 GB) or another pair AWS lists "
                                "for Fargate", region))
-    counts = [plan.get(k) for k in ("ecs_min_count", "ecs_desired_count", "ecs_max_count")]
-    if any(c is not None for c in counts):
-        low, want, high = [c if c is not None else d for c, d in zip(counts, (2, 2, 4))]
-        if low < 2:
-            errors.append(_err("ecs_min_count", low, "fewer than 2 tasks cannot cover both Availability Zones",
-                               "keep at least 2 (rollback_single_region scales regions to 0 on purpose)", region))
-        if not low <= want <= high:
-            errors.append(_err("ecs_desired_count", want, "must lie within ecs_min_count..ecs_max_count (%s..%s)"
-                               % (low, high), "adjust the three counts", region))
+    errors.extend(_check_counts(region, plan))
     grace = plan.get("ecs_health_check_grace_period")
     if grace is not None and grace < 180:
         errors.append(_err("ecs_health_check_grace_period", grace,

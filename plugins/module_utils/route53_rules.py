@@ -30,6 +30,47 @@ def policy_of(record):
     return "simple"
 
 
+def _set_problems(name, rtype, recs):
+    """Rules for one name and type: one routing policy, and what that policy needs."""
+    policies = sorted({policy_of(r) for r in recs})
+    if len(policies) > 1:
+        return ["%s %s mixes routing policies %s: Route53 requires one policy per name and type. "
+                "Fix: put the second policy on its own name and alias to it (e.g. eu.<name> for the "
+                "failover pair, geolocation on <name>)." % (name, rtype, " and ".join(policies))]
+    if policies == ["simple"] and len(recs) > 1:
+        return ["%s %s has %d simple records; only one is allowed." % (name, rtype, len(recs))]
+    if policies == ["failover"]:
+        roles = sorted(r["Failover"] for r in recs)
+        # A lone SECONDARY is valid (it is what remains after one region is torn down).
+        if roles not in (["PRIMARY", "SECONDARY"], ["PRIMARY"], ["SECONDARY"]):
+            return ["%s %s failover set has %s; it needs at most one PRIMARY and at most one "
+                    "SECONDARY." % (name, rtype, roles)]
+    if policies == ["geolocation"]:
+        if not any((r.get("GeoLocation") or {}).get("CountryCode") == "*" for r in recs):
+            return ["%s %s geolocation set has no default (*) record: clients outside the listed "
+                    "locations would get no answer. Fix: add CountryCode '*'." % (name, rtype)]
+    return []
+
+
+def _record_problems(rec, known_targets, known_checks):
+    """Rules for one record: its alias target and health check exist, a PRIMARY can fail over."""
+    problems = []
+    name = fqdn(rec["Name"])
+    alias = rec.get("AliasTarget")
+    if alias and fqdn(alias["DNSName"]) not in known_targets:
+        problems.append("%s %s (%s) is an alias to %s, which does not exist (not a record in the zone nor a "
+                        "known load balancer)." % (name, rec["Type"], rec.get("SetIdentifier", "simple"),
+                                                   alias["DNSName"]))
+    check = rec.get("HealthCheckId")
+    if check and check not in known_checks:
+        problems.append("%s %s (%s) names health check %s, which does not exist."
+                        % (name, rec["Type"], rec.get("SetIdentifier", "simple"), check))
+    if rec.get("Failover") == "PRIMARY" and not alias and not check:
+        problems.append("%s %s failover PRIMARY is not an alias and has no health check: Route53 could never "
+                        "fail over. Fix: attach the region's health check." % (name, rec["Type"]))
+    return problems
+
+
 def violations(records, health_check_ids=(), external_targets=()):
     """Every rule a record set breaks, as operator-facing messages (empty list = valid)."""
     problems = []
@@ -38,44 +79,15 @@ def violations(records, health_check_ids=(), external_targets=()):
     for rec in records:
         by_key.setdefault((fqdn(rec["Name"]), rec["Type"]), []).append(rec)
         names.setdefault(fqdn(rec["Name"]), set()).add(rec["Type"])
-    known_targets = set(names) | {fqdn(t) for t in external_targets}
-    known_checks = set(health_check_ids)
     for (name, rtype), recs in sorted(by_key.items()):
-        policies = sorted({policy_of(r) for r in recs})
-        if len(policies) > 1:
-            problems.append("%s %s mixes routing policies %s: Route53 requires one policy per name and type. "
-                            "Fix: put the second policy on its own name and alias to it (e.g. eu.<name> for the "
-                            "failover pair, geolocation on <name>)." % (name, rtype, " and ".join(policies)))
-        elif policies == ["simple"] and len(recs) > 1:
-            problems.append("%s %s has %d simple records; only one is allowed." % (name, rtype, len(recs)))
-        if policies == ["failover"]:
-            roles = sorted(r["Failover"] for r in recs)
-            # A lone SECONDARY is valid (it is what remains after one region is torn down).
-            if roles not in (["PRIMARY", "SECONDARY"], ["PRIMARY"], ["SECONDARY"]):
-                problems.append("%s %s failover set has %s; it needs at most one PRIMARY and at most one "
-                                "SECONDARY." % (name, rtype, roles))
-        if policies == ["geolocation"]:
-            if not any((r.get("GeoLocation") or {}).get("CountryCode") == "*" for r in recs):
-                problems.append("%s %s geolocation set has no default (*) record: clients outside the listed "
-                                "locations would get no answer. Fix: add CountryCode '*'." % (name, rtype))
+        problems.extend(_set_problems(name, rtype, recs))
     for name, types in sorted(names.items()):
         if "CNAME" in types and len(types) > 1:
             problems.append("%s has a CNAME beside %s records: a CNAME must be the only record of its name."
                             % (name, ", ".join(sorted(types - {"CNAME"}))))
+    known_targets = set(names) | {fqdn(t) for t in external_targets}
     for rec in records:
-        name = fqdn(rec["Name"])
-        alias = rec.get("AliasTarget")
-        if alias and fqdn(alias["DNSName"]) not in known_targets:
-            problems.append("%s %s (%s) is an alias to %s, which does not exist (not a record in the zone nor a "
-                            "known load balancer)." % (name, rec["Type"], rec.get("SetIdentifier", "simple"),
-                                                       alias["DNSName"]))
-        check = rec.get("HealthCheckId")
-        if check and check not in known_checks:
-            problems.append("%s %s (%s) names health check %s, which does not exist."
-                            % (name, rec["Type"], rec.get("SetIdentifier", "simple"), check))
-        if rec.get("Failover") == "PRIMARY" and not alias and not check:
-            problems.append("%s %s failover PRIMARY is not an alias and has no health check: Route53 could never "
-                            "fail over. Fix: attach the region's health check." % (name, rec["Type"]))
+        problems.extend(_record_problems(rec, known_targets, set(health_check_ids)))
     return problems
 
 

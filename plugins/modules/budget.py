@@ -235,6 +235,28 @@ def label(key):
     return "%s %s %g %s" % key
 
 
+def sync_notifications(api, module, want_notes):
+    """Make the budget's notifications the wanted ones; returns what changed."""
+    name = module.params["name"]
+    updated = []
+    have_notes = api.notifications(name)
+    for key in sorted(set(have_notes) - set(want_notes)):
+        updated.append("notification- " + label(key))
+        if not module.check_mode:
+            api.client.delete_notification(aws_retry=True, AccountId=api.account, BudgetName=name, Notification=have_notes[key][0])
+    for key in sorted(want_notes):
+        if key in have_notes and sub_set(have_notes[key][1]) == sub_set(want_notes[key][1]):
+            continue
+        updated.append("notification+ " + label(key))
+        if module.check_mode:
+            continue
+        if key in have_notes:  # subscribers differ: replace the notification
+            api.client.delete_notification(aws_retry=True, AccountId=api.account, BudgetName=name, Notification=have_notes[key][0])
+        api.client.create_notification(aws_retry=True, AccountId=api.account, BudgetName=name, Notification=want_notes[key][0],
+                                       Subscribers=want_notes[key][1])
+    return updated
+
+
 def ensure_present(api, module):
     p = module.params
     want = wanted_budget(p)
@@ -252,21 +274,7 @@ def ensure_present(api, module):
         new = dict(have, **want)
         new.pop("CalculatedSpend", None)
         api.client.update_budget(aws_retry=True, AccountId=api.account, NewBudget=new)
-    have_notes = api.notifications(p["name"])
-    for key in sorted(set(have_notes) - set(want_notes)):
-        updated.append("notification- " + label(key))
-        if not module.check_mode:
-            api.client.delete_notification(aws_retry=True, AccountId=api.account, BudgetName=p["name"], Notification=have_notes[key][0])
-    for key in sorted(want_notes):
-        if key in have_notes and sub_set(have_notes[key][1]) == sub_set(want_notes[key][1]):
-            continue
-        updated.append("notification+ " + label(key))
-        if module.check_mode:
-            continue
-        if key in have_notes:  # subscribers differ: replace the notification
-            api.client.delete_notification(aws_retry=True, AccountId=api.account, BudgetName=p["name"], Notification=have_notes[key][0])
-        api.client.create_notification(aws_retry=True, AccountId=api.account, BudgetName=p["name"], Notification=want_notes[key][0],
-                                       Subscribers=want_notes[key][1])
+    updated.extend(sync_notifications(api, module, want_notes))
     budget = api.describe(p["name"]) if updated and not module.check_mode else have
     return bool(updated), updated, budget, want_notes
 

@@ -101,6 +101,34 @@ WIDGET_TYPES = ("metric", "text", "alarm", "log", "explorer", "custom")
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 
 
+def _grid_errors(label, w):
+    """Position and size must fit CloudWatch's 24-column grid."""
+    errors = []
+    for key, low, high in (("x", 0, 23), ("y", 0, None), ("width", 1, 24), ("height", 1, 1000)):
+        value = w.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or value < low or (high is not None and value > high):
+            upto = " to %d" % high if high else ""
+            errors.append("%s: %s=%r must be an integer from %d%s." % (label, key, value, low, upto))
+    if isinstance(w.get("x"), int) and isinstance(w.get("width"), int) and w["x"] + w["width"] > 24:
+        errors.append("%s: x + width = %d exceeds the 24-column grid." % (label, w["x"] + w["width"]))
+    return errors
+
+
+def _content_errors(label, kind, props):
+    """What a metric or text widget cannot render without."""
+    errors = []
+    if kind == "metric":
+        if not props.get("metrics") and not props.get("annotations"):
+            errors.append("%s: a metric widget needs properties.metrics (a non-empty list)." % label)
+        if not props.get("region"):
+            errors.append("%s: a metric widget needs properties.region." % label)
+    if kind == "text" and not props.get("markdown"):
+        errors.append("%s: a text widget needs properties.markdown." % label)
+    return errors
+
+
 def widget_errors(widgets):
     """Every problem of the definition, as operator-facing messages."""
     errors = []
@@ -112,22 +140,8 @@ def widget_errors(widgets):
         if not isinstance(props, dict):
             errors.append("%s: properties must be a mapping." % label)
             continue
-        for key, low, high in (("x", 0, 23), ("y", 0, None), ("width", 1, 24), ("height", 1, 1000)):
-            value = w.get(key)
-            if value is None:
-                continue
-            if not isinstance(value, int) or value < low or (high is not None and value > high):
-                upto = " to %d" % high if high else ""
-                errors.append("%s: %s=%r must be an integer from %d%s." % (label, key, value, low, upto))
-        if isinstance(w.get("x"), int) and isinstance(w.get("width"), int) and w["x"] + w["width"] > 24:
-            errors.append("%s: x + width = %d exceeds the 24-column grid." % (label, w["x"] + w["width"]))
-        if w.get("type") == "metric":
-            if not props.get("metrics") and not props.get("annotations"):
-                errors.append("%s: a metric widget needs properties.metrics (a non-empty list)." % label)
-            if not props.get("region"):
-                errors.append("%s: a metric widget needs properties.region." % label)
-        if w.get("type") == "text" and not props.get("markdown"):
-            errors.append("%s: a text widget needs properties.markdown." % label)
+        errors.extend(_grid_errors(label, w))
+        errors.extend(_content_errors(label, w.get("type"), props))
     return errors
 
 

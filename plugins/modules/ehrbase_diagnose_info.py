@@ -110,6 +110,12 @@ def read_service(r, ev, cluster, service):
         container = td["taskDefinition"]["containerDefinitions"][0]
         ev["image"] = container.get("image")
         ev["log_group"] = (container.get("logConfiguration") or {}).get("options", {}).get("awslogs-group")
+    ev["stopped_tasks"] = read_stopped_tasks(r, cluster, service, svc)
+
+
+def read_stopped_tasks(r, cluster, service, svc):
+    """The five newest stopped tasks of the revisions the service deploys now, newest first."""
+    ecs = r.client("ecs")
     arns = r.read("ecs_tasks", lambda: ecs.list_tasks(cluster=cluster, serviceName=service, desiredStatus="STOPPED",
                                                       aws_retry=True).get("taskArns", []))
     tasks = []
@@ -120,12 +126,12 @@ def read_service(r, ev, cluster, service):
     in_use = set(d.get("taskDefinition") for d in svc.get("deployments", [])) | set([svc["taskDefinition"]])
     tasks = [t for t in tasks if t.get("taskDefinitionArn") in in_use]
     tasks.sort(key=lambda t: t.get("stoppedAt") or "", reverse=True)
-    ev["stopped_tasks"] = [{"taskArn": t.get("taskArn"), "taskDefinitionArn": t.get("taskDefinitionArn"),
-                            "stoppedReason": t.get("stoppedReason"), "stoppedAt": t.get("stoppedAt"),
-                            "stopCode": t.get("stopCode"),
-                            "containers": [{"name": c.get("name"), "image": c.get("image"), "exitCode": c.get("exitCode"),
-                                            "reason": c.get("reason")} for c in t.get("containers", [])]}
-                           for t in tasks[:5]]
+    return [{"taskArn": t.get("taskArn"), "taskDefinitionArn": t.get("taskDefinitionArn"),
+             "stoppedReason": t.get("stoppedReason"), "stoppedAt": t.get("stoppedAt"),
+             "stopCode": t.get("stopCode"),
+             "containers": [{"name": c.get("name"), "image": c.get("image"), "exitCode": c.get("exitCode"),
+                             "reason": c.get("reason")} for c in t.get("containers", [])]}
+            for t in tasks[:5]]
 
 
 def read_targets(r, ev, prefix):

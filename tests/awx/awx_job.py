@@ -88,38 +88,56 @@ def survey_spec(tpl, data):
     return spec
 
 
+def _bounds(q):
+    return [None if q.get(k) in ("", None) else int(q[k]) for k in ("min", "max")]
+
+
+def _text_errors(q, var, value):
+    if not isinstance(value, str):
+        return ["Value %s for '%s' expected to be a string." % (value, var)]
+    low, high = _bounds(q)
+    if low is not None and len(value) < low:
+        return ["'%s' value %s is too small (length is %s must be at least %s)." % (var, value, len(value), q["min"])]
+    if high is not None and len(value) > high:
+        return ["'%s' value %s is too large (must be no more than %s)." % (var, value, q["max"])]
+    return []
+
+
+def _integer_errors(q, var, value):
+    if isinstance(value, bool) or not isinstance(value, int):  # AWX: type(value) != int
+        return ["Value %s for '%s' expected to be an integer." % (value, var)]
+    low, high = _bounds(q)
+    errors = []
+    if low is not None and value < low:
+        errors.append("'%s' value %s is too small (must be at least %s)." % (var, value, q["min"]))
+    if high is not None and value > high:
+        errors.append("'%s' value %s is too large (must be no more than %s)." % (var, value, q["max"]))
+    return errors
+
+
+def _choice_errors(q, var, value):
+    choices = q.get("choices") or []
+    if isinstance(choices, str):
+        choices = choices.split("\n")
+    return [] if value in choices else ["Value %s for '%s' expected to be one of %s." % (value, var, choices)]
+
+
+_CHECKS = {"text": _text_errors, "textarea": _text_errors, "password": _text_errors,
+           "integer": _integer_errors, "multiplechoice": _choice_errors}
+
+
 def validate_survey(spec, answers):
     """AWX's SurveyJobTemplateMixin._survey_element_validation, for the types our surveys use."""
     errors = []
     for q in spec:
-        var, kind = q["variable"], q["type"]
+        var = q["variable"]
         if var not in answers:
             if q.get("required"):
                 errors.append("'%s' value missing" % var)
             continue
-        value = answers[var]
-        if kind in ("text", "textarea", "password"):
-            if not isinstance(value, str):
-                errors.append("Value %s for '%s' expected to be a string." % (value, var))
-                continue
-            if q.get("min") not in ("", None) and len(value) < int(q["min"]):
-                errors.append("'%s' value %s is too small (length is %s must be at least %s)." % (var, value, len(value), q["min"]))
-            if q.get("max") not in ("", None) and len(value) > int(q["max"]):
-                errors.append("'%s' value %s is too large (must be no more than %s)." % (var, value, q["max"]))
-        elif kind == "integer":
-            if isinstance(value, bool) or not isinstance(value, int):  # AWX: type(value) != int
-                errors.append("Value %s for '%s' expected to be an integer." % (value, var))
-                continue
-            if q.get("min") not in ("", None) and value < int(q["min"]):
-                errors.append("'%s' value %s is too small (must be at least %s)." % (var, value, q["min"]))
-            if q.get("max") not in ("", None) and value > int(q["max"]):
-                errors.append("'%s' value %s is too large (must be no more than %s)." % (var, value, q["max"]))
-        elif kind == "multiplechoice":
-            choices = q.get("choices") or []
-            if isinstance(choices, str):
-                choices = choices.split("\n")
-            if value not in choices:
-                errors.append("Value %s for '%s' expected to be one of %s." % (value, var, choices))
+        check = _CHECKS.get(q["type"])
+        if check:
+            errors.extend(check(q, var, answers[var]))
     return errors
 
 
@@ -218,6 +236,47 @@ class Job:
         shutil.rmtree(self.pdd, ignore_errors=True)
 
 
+def write_env(pdd, project, name, job_id, extra, extravars_override, extra_env):
+    """env/extravars (AWX's job metadata, then the survey answers) and env/envvars (credential, AWX's paths)."""
+    meta = {}
+    for prefix in ("awx", "tower"):
+        meta.update({
+            "%s_job_id" % prefix: job_id, "%s_job_launch_type" % prefix: "manual",
+            "%s_user_id" % prefix: 1, "%s_user_name" % prefix: "ops", "%s_inventory_id" % prefix: 1,
+            "%s_inventory_name" % prefix: "EHRbase local", "%s_job_template_id" % prefix: job_id,
+            "%s_job_template_name" % prefix: name, "%s_project_revision" % prefix: "0" * 40,
+            "%s_project_scm_branch" % prefix: "main", "%s_execution_node" % prefix: "awx-task-0",
+        })
+    meta.update(extra)
+    meta.update(extravars_override or {})
+    with open(os.path.join(pdd, "env", "extravars"), "w") as f:
+        yaml.safe_dump(meta, f)
+
+    envvars = dict(CREDENTIAL, JOB_ID=str(job_id), INVENTORY_ID="1", PROJECT_REVISION="0" * 40,
+                   AWX_PRIVATE_DATA_DIR=pdd, ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_FORCE_COLOR="False",
+                   ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_INVENTORY_UNPARSED_FAILED="True",
+                   ANSIBLE_PARAMIKO_RECORD_HOST_KEYS="False", ANSIBLE_SSH_CONTROL_PATH_DIR=os.path.join(pdd, "cp"),
+                   PYTHONUNBUFFERED="1", **awx_path_env(project, pdd))
+    envvars.update(extra_env or {})
+    with open(os.path.join(pdd, "env", "envvars"), "w") as f:
+        yaml.safe_dump(envvars, f)
+    os.chmod(os.path.join(pdd, "env", "envvars"), 0o600)
+
+
+def write_cmdline(pdd, job_type, diff, limit):
+    """env/cmdline: the prompts AWX turns into ansible-playbook options."""
+    cmdline = []
+    if job_type == "check":
+        cmdline.append("--check")
+    cmdline += ["-u", "root"]
+    if diff:
+        cmdline.append("--diff")
+    if limit:
+        cmdline += ["-l", limit]
+    with open(os.path.join(pdd, "env", "cmdline"), "w") as f:
+        f.write(" ".join(cmdline))
+
+
 def launch(name, answers=None, limit=None, job_type="run", diff=False, inventory_source="inventories/local/hosts.yml",
            strip_inventory_vars=(), extra_env=None, job_id=1, timeout=1800, extravars_override=None):
     """Launch template `name` as AWX would. Raises LaunchRefused for survey answers AWX would refuse.
@@ -250,40 +309,8 @@ def launch(name, answers=None, limit=None, job_type="run", diff=False, inventory
         f.write("#! %s\n# -*- coding: utf-8 -*-\nprint(%r)\n" % (sys.executable, json.dumps(inventory)))
     os.chmod(script, 0o700)
 
-    meta = {}
-    for prefix in ("awx", "tower"):
-        meta.update({
-            "%s_job_id" % prefix: job_id, "%s_job_launch_type" % prefix: "manual",
-            "%s_user_id" % prefix: 1, "%s_user_name" % prefix: "ops", "%s_inventory_id" % prefix: 1,
-            "%s_inventory_name" % prefix: "EHRbase local", "%s_job_template_id" % prefix: job_id,
-            "%s_job_template_name" % prefix: name, "%s_project_revision" % prefix: "0" * 40,
-            "%s_project_scm_branch" % prefix: "main", "%s_execution_node" % prefix: "awx-task-0",
-        })
-    meta.update(extra)
-    meta.update(extravars_override or {})
-    with open(os.path.join(pdd, "env", "extravars"), "w") as f:
-        yaml.safe_dump(meta, f)
-
-    envvars = dict(CREDENTIAL, JOB_ID=str(job_id), INVENTORY_ID="1", PROJECT_REVISION="0" * 40,
-                   AWX_PRIVATE_DATA_DIR=pdd, ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_FORCE_COLOR="False",
-                   ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_INVENTORY_UNPARSED_FAILED="True",
-                   ANSIBLE_PARAMIKO_RECORD_HOST_KEYS="False", ANSIBLE_SSH_CONTROL_PATH_DIR=os.path.join(pdd, "cp"),
-                   PYTHONUNBUFFERED="1", **awx_path_env(project, pdd))
-    envvars.update(extra_env or {})
-    with open(os.path.join(pdd, "env", "envvars"), "w") as f:
-        yaml.safe_dump(envvars, f)
-    os.chmod(os.path.join(pdd, "env", "envvars"), 0o600)
-
-    cmdline = []
-    if job_type == "check":
-        cmdline.append("--check")
-    cmdline += ["-u", "root"]
-    if diff:
-        cmdline.append("--diff")
-    if limit:
-        cmdline += ["-l", limit]
-    with open(os.path.join(pdd, "env", "cmdline"), "w") as f:
-        f.write(" ".join(cmdline))
+    write_env(pdd, project, name, job_id, extra, extravars_override, extra_env)
+    write_cmdline(pdd, job_type, diff, limit)
 
     proc = subprocess.run([os.path.join(BIN, "ansible-runner"), "run", pdd, "-p", tpl["playbook"], "--ident", str(job_id)],
                           env=clean_env(), capture_output=True, text=True, timeout=timeout, check=False)
