@@ -8,7 +8,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import (
+    global_names,
     region_short,
+    resource_names,
     subnet_layout,
     subnets_by_az,
     validate_plan,
@@ -70,7 +72,9 @@ class FilterModule(object):
         return {
             "argspec_types_only": argspec_types_only,
             "plan_errors": plan_errors,
+            "global_names": global_names,
             "region_short": region_short,
+            "resource_names": resource_names,
             "subnet_layout": subnet_layout,
             "subnets_by_az": subnets_by_az,
         }

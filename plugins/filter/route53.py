@@ -35,6 +35,17 @@ def route53_routing(records, regions, health, domain):
     return routing_summary(routing_table(records, health, targets, checks, domain))
 
 
+def record_key(record):
+    """A record's identity in a zone: name (lower case), type, set identifier."""
+    return "%s %s %s" % (str(record["Name"]).lower(), record["Type"], record.get("SetIdentifier", ""))
+
+
+def route53_missing(tree, record_sets):
+    """Records of `tree` (API shape) that the zone's `record_sets` (route53_info's answer) do not hold, by key."""
+    have = set(record_key(r) for r in route53_from_info(record_sets))
+    return [record_key(r) for r in tree if record_key(r) not in have]
+
+
 def route53_from_info(record_sets):
     """amazon.aws.route53_info resource_record_sets (snake_case) -> API shape for the checker."""
     out = []
@@ -96,6 +107,7 @@ class FilterModule(object):
             "route53_violations": route53_violations,
             "route53_routing": route53_routing,
             "route53_from_info": route53_from_info,
+            "route53_missing": route53_missing,
             "route53_routing_without": route53_routing_without,
             "route53_teardown_records": route53_teardown_records,
         }

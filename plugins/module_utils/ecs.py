@@ -15,17 +15,19 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+    compare_aws_tags,
+)
+
 # Lists whose order AWS does not preserve or does not matter; compared as sets by key.
 KEYED_LISTS = {"environment": "name", "secrets": "name", "portMappings": "containerPort", "ulimits": "name"}
 
 
 def ecs_tags(tags):
-    """ECS uses lower-case key/value tag lists."""
-    return [{"key": k, "value": v} for k, v in sorted((tags or {}).items())]
-
-
-def ecs_tags_dict(tag_list):
-    return {t["key"]: t["value"] for t in tag_list or []}
+    """ECS spells its tag lists with lower-case key/value (amazon.aws's helper, sorted for stable requests)."""
+    return sorted(ansible_dict_to_boto3_tag_list(tags or {}, "key", "value"), key=lambda t: t["key"])
 
 
 def subset_equal(desired, current):
@@ -67,15 +69,15 @@ def task_definition_matches(desired, current):
 
 
 def resource_tags(client, arn):
-    return ecs_tags_dict(client.list_tags_for_resource(aws_retry=True, resourceArn=arn).get("tags"))
+    return boto3_tag_list_to_ansible_dict(client.list_tags_for_resource(aws_retry=True, resourceArn=arn).get("tags") or [],
+                                          "key", "value")
 
 
 def ensure_tags(client, arn, tags, check_mode):
-    """Add/update the given tags (never removes others). Returns changed."""
+    """Add/update the given tags (never removes others: purge_tags off). Returns changed."""
     if not tags:
         return False
-    current = resource_tags(client, arn)
-    missing = {k: v for k, v in tags.items() if current.get(k) != v}
-    if missing and not check_mode:
-        client.tag_resource(aws_retry=True, resourceArn=arn, tags=ecs_tags(missing))
-    return bool(missing)
+    to_set, _to_remove = compare_aws_tags(resource_tags(client, arn), tags, purge_tags=False)
+    if to_set and not check_mode:
+        client.tag_resource(aws_retry=True, resourceArn=arn, tags=ecs_tags(to_set))
+    return bool(to_set)

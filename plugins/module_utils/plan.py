@@ -45,15 +45,83 @@ _DIRECTIONS = {
     "southwest": "sw",
 }
 
-# Longest suffix our roles append to the name prefix, per AWS limit.
+# Every name a region's resources and secrets get, from its name prefix {p}: the one rule that the roles,
+# playbooks (drill, rollback, verify, teardown) and the length checks below all read through
+# resource_names(). {az} is the zone letter of a per-AZ resource, {tier} public or private; {major} the
+# PostgreSQL major version.
+RESOURCE_NAMES = {
+    "vpc": "{p}-vpc",
+    "subnet": "{p}-{tier}-{az}",
+    "internet_gateway": "{p}-igw",
+    "nat_gateway": "{p}-nat-{az}",
+    "public_route_table": "{p}-public-rt",
+    "private_route_table": "{p}-private-rt-{az}",
+    "alb_security_group": "{p}-alb-sg",
+    "ecs_security_group": "{p}-ecs-sg",
+    "rds_security_group": "{p}-rds-sg",
+    "kms_alias": "{p}-ehrbase",
+    "db": "{p}-db",
+    "db_subnet_group": "{p}-db-subnets",
+    "db_parameter_group": "{p}-pg{major}",
+    "cluster": "{p}-cluster",
+    "service": "{p}-ehrbase",
+    "task_family": "{p}-ehrbase",
+    "log_group": "/ecs/{p}-ehrbase",
+    "execution_role": "{p}-ecs-execution",
+    "task_role": "{p}-ecs-task",
+    "alb": "{p}-alb",
+    "target_group": "{p}-tg",
+    "health_check": "{p}-ehrbase",
+    "health_check_alarm": "{p}-route53-health",
+    "alarm_topic": "{p}-alarms",
+    "alarm_prefix": "{p}-",
+    "scaling_policy_prefix": "{p}-",
+    "release_snapshot_prefix": "{p}-pre-",
+    "secret_prefix": "{p}/ehrbase",
+}
+# The region's secrets, by the key the roles use for each (rds_outputs.secret_names has the same keys).
+SECRET_NAMES = {
+    "master": "db-master",
+    "owner": "db-owner",
+    "app": "db-app",
+    "api_user": "api-user",
+    "api_admin": "api-admin",
+}
+
+
+# Names of what the deployment has once, not per region, from <project>-<environment> {d}.
+GLOBAL_NAMES = {
+    "dashboard": "{d}-ehrbase",
+    "budget": "{d}-ehrbase-monthly",
+    "route53_alarm_topic": "{d}-route53-alarms",
+}
+
+
+def global_names(deployment):
+    """The deployment-wide names (dashboard, budget, Route53 alarm topic) of `deployment` (<project>-<environment>)."""
+    return dict((key, pattern.format(d=deployment)) for key, pattern in GLOBAL_NAMES.items())
+
+
+def resource_names(prefix, engine_major=16):
+    """Every resource and secret name of the region whose name prefix is `prefix`.
+
+    Per-AZ names keep an `{az}` placeholder (and the subnet a `{tier}` one) for the caller to fill in.
+    """
+    names = {key: pattern.format(p=prefix, major=engine_major, az="{az}", tier="{tier}")
+             for key, pattern in RESOURCE_NAMES.items()}
+    names["secrets"] = dict((key, "%s/%s" % (names["secret_prefix"], name)) for key, name in SECRET_NAMES.items())
+    return names
+
+
+# AWS's length and character limits of the names that run out first as the prefix grows.
 NAME_LIMITS = (
-    ("application load balancer", "-alb", 32, r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"),
-    ("target group", "-tg", 32, r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"),
-    ("RDS instance identifier", "-db", 63, r"^[a-z][a-z0-9-]*[a-z0-9]$"),
-    ("RDS parameter group", "-pg16", 255, r"^[a-z][a-z0-9-]*[a-z0-9]$"),
-    ("ECS cluster", "-cluster", 255, r"^[A-Za-z0-9_-]+$"),
-    ("IAM role", "-ecs-execution", 64, r"^[\w+=,.@-]+$"),
-    ("security group", "-rds-sg", 255, r"^[\w .:/()#,@\[\]+=&;{}!$*-]+$"),
+    ("application load balancer", "alb", 32, r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"),
+    ("target group", "target_group", 32, r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"),
+    ("RDS instance identifier", "db", 63, r"^[a-z][a-z0-9-]*[a-z0-9]$"),
+    ("RDS parameter group", "db_parameter_group", 255, r"^[a-z][a-z0-9-]*[a-z0-9]$"),
+    ("ECS cluster", "cluster", 255, r"^[A-Za-z0-9_-]+$"),
+    ("IAM role", "execution_role", 64, r"^[\w+=,.@-]+$"),
+    ("security group", "rds_security_group", 255, r"^[\w .:/()#,@\[\]+=&;{}!$*-]+$"),
 )
 
 _DOMAIN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -176,14 +244,15 @@ def _check_names(region, plan):
         return [_err("ehrbase_name_prefix", prefix, "must be a non-empty string",
                      "leave it to the default or set e.g. medzen-prod-euw1", region)]
     errors = []
-    for what, suffix, limit, pattern in NAME_LIMITS:
-        name = prefix + suffix
+    names = resource_names(prefix)
+    for what, key, limit, pattern in NAME_LIMITS:
+        name = names[key]
         if len(name) > limit:
             errors.append(_err("ehrbase_name_prefix", prefix,
                                "makes the %s name %r %d characters long; AWS allows %d"
                                % (what, name, len(name), limit),
                                "shorten ehrbase_project or ehrbase_environment (at most %d characters "
-                               "for the prefix)" % (limit - len(suffix)), region))
+                               "for the prefix)" % (limit - len(name) + len(prefix)), region))
         elif not re.match(pattern, name):
             errors.append(_err("ehrbase_name_prefix", prefix,
                                "makes the %s name %r, which AWS rejects (allowed: %s)" % (what, name, pattern),
@@ -360,7 +429,7 @@ def subnet_layout(public, private, prefix):
     layout = []
     for tier, subnets in (("public", public), ("private", private)):
         for sub in subnets or []:
-            layout.append({"name": "%s-%s-%s" % (prefix, tier, sub["az"][-1:]), "cidr": sub["cidr"],
+            layout.append({"name": RESOURCE_NAMES["subnet"].format(p=prefix, tier=tier, az=sub["az"][-1:]), "cidr": sub["cidr"],
                            "az": sub["az"], "tier": tier})
     return layout
 

@@ -16,6 +16,7 @@ __metaclass__ = type
 import datetime
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 RETRY = AWSRetry.jittered_backoff(retries=8, delay=2, max_delay=30)
 
@@ -49,6 +50,6 @@ class Reader(object):
     def read(self, name, call):
         try:
             return call()
-        except Exception as e:  # botocore errors of any kind: record and keep reading
+        except AWS_ERRORS as e:  # recorded, and the report reads on
             self.errors[name] = str(e)
             return None

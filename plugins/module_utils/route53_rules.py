@@ -161,7 +161,7 @@ def routing_summary(rows):
 
 
 def design_tree(domain, regions):
-    """The records of DESIGN.md for `regions` ([{region, role, alb_dns, alb_zone_id, health_check_id}]).
+    """The records of docs/architecture.md for `regions` ([{region, role, alb_dns, alb_zone_id, health_check_id}]).
 
     <region>.<domain>  simple alias to each ALB (operators' direct names)
     eu.<domain>        failover PRIMARY primary ALB / SECONDARY secondary ALB

@@ -76,6 +76,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
 )
+from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 USABLE = ["ISSUED", "PENDING_VALIDATION"]
 
@@ -155,7 +156,7 @@ def main():
     client = module.client("acm", retry_decorator=AWSRetry.jittered_backoff())
     try:
         changed, cert = ensure_present(client, module)
-    except Exception as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not request an ACM certificate for %s" % module.params["domain_name"])
     module.exit_json(changed=changed, certificate_arn=cert["CertificateArn"], status=cert["Status"],
                      validation_records=validation_records(cert))

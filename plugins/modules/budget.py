@@ -114,11 +114,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 budget:
-  description: The budget as described by AWS Budgets (empty when absent).
+  description: The budget as described by AWS Budgets, keys in snake_case as amazon.aws returns them (empty when
+    absent).
   returned: always
   type: dict
 notifications:
-  description: The notifications with their subscribers, as wanted (present) or removed (absent).
+  description: The notifications with their subscribers, as wanted (present) or removed (absent), keys in
+    snake_case.
   returned: always
   type: list
   elements: dict
@@ -132,14 +134,12 @@ updated:
 
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -326,10 +326,10 @@ def main():
             changed, updated, budget, notes = ensure_absent(api, module)
         else:
             changed, updated, budget, notes = ensure_present(api, module)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not converge budget %s" % p["name"])
-    result = dict(changed=changed, updated=updated, budget=budget,
-                  notifications=[dict(notification=d, subscribers=s) for d, s in notes.values()])
+    result = dict(changed=changed, updated=updated, budget=camel_dict_to_snake_dict(budget or {}),
+                  notifications=[camel_dict_to_snake_dict(dict(Notification=d, Subscribers=s)) for d, s in notes.values()])
     if module._diff and changed:
         result["diff"] = dict(before="".join("- %s\n" % u for u in updated if u.startswith("notification-")),
                               after="".join("+ %s\n" % u for u in updated if not u.startswith("notification-")))

@@ -88,14 +88,10 @@ body:
 import json
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 WIDGET_TYPES = ("metric", "text", "alarm", "log", "explorer", "custom")
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -221,7 +217,7 @@ def main():
             changed, arn, body, body_diff = ensure_absent(client, module)
         else:
             changed, arn, body, body_diff = ensure_present(client, module)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not converge CloudWatch dashboard %s" % p["name"])
     result = dict(changed=changed, dashboard_arn=arn, body=body)
     if module._diff and body_diff:

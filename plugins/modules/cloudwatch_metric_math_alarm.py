@@ -103,7 +103,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 alarm:
-  description: The alarm as described by CloudWatch (empty when absent).
+  description: The alarm as described by CloudWatch, keys in snake_case as amazon.aws.cloudwatch_metric_alarm returns
+    them (empty when absent).
   returned: always
   type: dict
 updated:
@@ -113,15 +114,13 @@ updated:
   elements: str
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import subset_equal
+from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 
 def wanted(p):
@@ -222,9 +221,9 @@ def main():
             changed, updated, alarm = ensure_absent(client, module)
         else:
             changed, updated, alarm = ensure_present(client, module)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not converge alarm %s" % module.params["name"])
-    module.exit_json(changed=changed, updated=updated, alarm=alarm)
+    module.exit_json(changed=changed, updated=updated, alarm=camel_dict_to_snake_dict(alarm or {}))
 
 
 if __name__ == "__main__":

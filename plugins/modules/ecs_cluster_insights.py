@@ -55,6 +55,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import ecs_tags, ensure_tags
+from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 
 def describe(client, name):
@@ -94,7 +95,7 @@ def main():
     client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
     try:
         changed, cluster = ensure_present(client, module)
-    except Exception as e:  # botocore errors; one handler for the module
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not converge ECS cluster %s" % module.params["name"])
     module.exit_json(changed=changed, cluster=cluster)
 

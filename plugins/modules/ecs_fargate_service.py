@@ -150,6 +150,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import ecs_tags, ensure_tags, subset_equal
+from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 
 def describe(client, cluster, name):
@@ -281,7 +282,7 @@ def main():
             changed, updated, service = ensure_absent(client, autoscaling, module)
         else:
             changed, updated, service = ensure_present(client, module)
-    except Exception as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not converge ECS service %s" % module.params["name"])
     module.exit_json(changed=changed, updated=updated, service=service)
 

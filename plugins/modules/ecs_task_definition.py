@@ -100,6 +100,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import ecs_tags, task_definition_matches
+from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 
 def latest(client, family):
@@ -171,7 +172,7 @@ def main():
             changed, result = ensure_absent(client, module)
             module.exit_json(changed=changed, task_definition={}, revision=0, **result)
         changed, task_definition = ensure_present(client, module)
-    except Exception as e:
+    except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not register task definition %s" % module.params["family"])
     module.exit_json(changed=changed, task_definition=task_definition, revision=task_definition.get("revision", 0))
 

@@ -59,9 +59,10 @@ CASES = {
 
 
 def edit(inv, host, **values):
-    path = os.path.join(inv, "host_vars", host + ".yml")
+    # Written over the region's plan (00_plan.yml) in the inventory's own file, which Ansible reads after it.
+    path = os.path.join(inv, "host_vars", host, "main.yml")
     with open(path) as fh:
-        data = yaml.safe_load(fh)
+        data = yaml.safe_load(fh) or {}
     data.update(values)
     with open(path, "w") as fh:
         yaml.safe_dump(data, fh)
@@ -82,7 +83,7 @@ def rename_host(inv, old, new):
         text = fh.read()
     with open(hosts, "w") as fh:
         fh.write(text.replace(old + ":", new + ":"))
-    os.rename(os.path.join(inv, "host_vars", old + ".yml"), os.path.join(inv, "host_vars", new + ".yml"))
+    os.rename(os.path.join(inv, "host_vars", old), os.path.join(inv, "host_vars", new))
 
 
 def our_resources():

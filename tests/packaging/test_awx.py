@@ -35,7 +35,7 @@ def known_variables(playbook):
         if os.path.exists(spec):
             for entry in yaml.safe_load(read(spec))["argument_specs"].values():
                 names.update(entry.get("options", {}))
-    shared = yaml.safe_load(read("group_vars/all.yml"))
+    shared = yaml.safe_load(read("inventories/shared/all.yml"))
     return names, set(shared)
 
 

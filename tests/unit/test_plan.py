@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import (
     region_short,
+    resource_names,
     subnet_layout,
     validate_plan,
 )
@@ -209,3 +210,20 @@ def test_app_settings_valid():
     plan["eu-west-1"].update(ecs_ehrbase_version="2.32.0-rc.1", ecs_task_cpu=2048, ecs_task_memory=4096,
                              ecs_min_count=2, ecs_desired_count=3, ecs_max_count=6, ecs_health_check_grace_period=240)
     assert validate_plan(plan) == []
+
+
+def test_resource_names_come_from_one_rule():
+    names = resource_names("medzen-prod-euw1")
+    assert names["cluster"] == "medzen-prod-euw1-cluster"
+    assert names["alb"] == "medzen-prod-euw1-alb" and names["target_group"] == "medzen-prod-euw1-tg"
+    assert names["db_parameter_group"] == "medzen-prod-euw1-pg16"
+    assert resource_names("p", engine_major=17)["db_parameter_group"] == "p-pg17"
+    assert names["log_group"] == "/ecs/medzen-prod-euw1-ehrbase"
+    assert names["nat_gateway"].format(az="a") == "medzen-prod-euw1-nat-a"
+    assert names["secrets"] == {
+        "master": "medzen-prod-euw1/ehrbase/db-master", "owner": "medzen-prod-euw1/ehrbase/db-owner",
+        "app": "medzen-prod-euw1/ehrbase/db-app", "api_user": "medzen-prod-euw1/ehrbase/api-user",
+        "api_admin": "medzen-prod-euw1/ehrbase/api-admin"}
+    # Every name starts with the prefix (teardown and the duplicate search rely on it).
+    assert all(v.startswith(("medzen-prod-euw1", "/ecs/medzen-prod-euw1")) for k, v in names.items() if k != "secrets")
+    assert names["subnet"].format(tier="public", az="a") == "medzen-prod-euw1-public-a"

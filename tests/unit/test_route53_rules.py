@@ -26,7 +26,7 @@ def alias(name, target, **extra):
 
 
 def tree():
-    """The DESIGN.md tree: eu./af. failover sets, geolocation on the top name."""
+    """The designed tree (docs/architecture.md): eu./af. failover sets, geolocation on the top name."""
     return [
         alias("eu." + D, ALB["eu-west-1"], SetIdentifier="eu-primary", Failover="PRIMARY", HealthCheckId="hc-euw1"),
         alias("eu." + D, ALB["eu-central-1"], SetIdentifier="eu-secondary", Failover="SECONDARY",
