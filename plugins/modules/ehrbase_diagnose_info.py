@@ -27,7 +27,8 @@ description:
     conclusion; it never fails the module.
 options:
   name_prefix:
-    description: Prefix of the region's resource names (C(<prefix>-cluster), C(-ehrbase), C(-alb), C(-tg), C(-db)).
+    description: Prefix of the region's resource names; the names themselves follow the collection's one naming rule
+      (the C(medzen.ehrbase.resource_names) filter - C(<prefix>-cluster), C(-ehrbase), C(-alb), C(-tg), C(-db)).
     type: str
     required: true
   domain:
@@ -91,6 +92,7 @@ import datetime
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.diagnose import conclude
+from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import resource_names
 from ansible_collections.medzen.ehrbase.plugins.module_utils.reads import Reader, plain
 
 
@@ -134,9 +136,9 @@ def read_stopped_tasks(r, cluster, service, svc):
             for t in tasks[:5]]
 
 
-def read_targets(r, ev, prefix):
+def read_targets(r, ev, names):
     elb = r.client("elbv2")
-    groups = r.read("elbv2", lambda: elb.describe_target_groups(Names=[prefix + "-tg"], aws_retry=True))
+    groups = r.read("elbv2", lambda: elb.describe_target_groups(Names=[names["target_group"]], aws_retry=True))
     if not groups or not groups.get("TargetGroups"):
         return
     tg = groups["TargetGroups"][0]
@@ -145,7 +147,7 @@ def read_targets(r, ev, prefix):
     health = r.read("elbv2_health", lambda: elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"], aws_retry=True))
     if health is not None:
         ev["targets"] = plain(health.get("TargetHealthDescriptions", []))
-    lbs = r.read("elbv2", lambda: elb.describe_load_balancers(Names=[prefix + "-alb"], aws_retry=True))
+    lbs = r.read("elbv2", lambda: elb.describe_load_balancers(Names=[names["alb"]], aws_retry=True))
     alb_groups = (lbs or {}).get("LoadBalancers", [{}])[0].get("SecurityGroups", []) if lbs else []
     svc = ev.get("service") or {}
     task_groups = svc.get("networkConfiguration", {}).get("awsvpcConfiguration", {}).get("securityGroups", [])
@@ -182,9 +184,9 @@ def read_database(r, ev, identifier, hours):
         ev["pending_maintenance"] = plain(pending.get("PendingMaintenanceActions", []))
 
 
-def read_alarms(r, ev, prefix):
+def read_alarms(r, ev, names):
     cw = r.client("cloudwatch")
-    found = r.read("cloudwatch", lambda: cw.describe_alarms(AlarmNamePrefix=prefix + "-", StateValue="ALARM", aws_retry=True))
+    found = r.read("cloudwatch", lambda: cw.describe_alarms(AlarmNamePrefix=names["alarm_prefix"], StateValue="ALARM", aws_retry=True))
     if found is not None:
         ev["alarms_in_alarm"] = [{"AlarmName": a["AlarmName"], "StateReason": a.get("StateReason"),
                                   "StateUpdatedTimestamp": plain(a.get("StateUpdatedTimestamp"))}
@@ -228,14 +230,13 @@ def read_health_check(r, ev, fqdn):
 
 def diagnose(module):
     p = module.params
-    region, prefix = module.region, p["name_prefix"]
+    region, names = module.region, resource_names(p["name_prefix"])
     r = Reader(module)
-    ev = {"region": region, "cluster_name": prefix + "-cluster", "service_name": prefix + "-ehrbase",
-          "domain": p["domain"]}
+    ev = {"region": region, "cluster_name": names["cluster"], "service_name": names["service"], "domain": p["domain"]}
     read_service(r, ev, ev["cluster_name"], ev["service_name"])
-    read_targets(r, ev, prefix)
-    read_database(r, ev, prefix + "-db", p["events_hours"])
-    read_alarms(r, ev, prefix)
+    read_targets(r, ev, names)
+    read_database(r, ev, names["db"], p["events_hours"])
+    read_alarms(r, ev, names)
     days_left = read_certificate(r, ev, p["domain"])
     read_health_check(r, ev, "%s.%s" % (region, p["domain"]))
     ev["read_errors"] = r.errors

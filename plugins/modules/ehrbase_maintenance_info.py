@@ -26,7 +26,8 @@ description:
     unknown; it never fails the module.
 options:
   name_prefix:
-    description: Prefix of the region's resource names (C(<prefix>-db), C(<prefix>-cluster), C(<prefix>/ehrbase/...)).
+    description: Prefix of the region's resource names; the names themselves follow the collection's one naming rule
+      (the C(medzen.ehrbase.resource_names) filter - C(<prefix>-db), C(<prefix>-cluster), C(<prefix>/ehrbase/...)).
     type: str
     required: true
   domain:
@@ -110,6 +111,7 @@ import datetime
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import resource_names
 from ansible_collections.medzen.ehrbase.plugins.module_utils.reads import Reader, plain
 
 
@@ -173,10 +175,10 @@ def certificate_facts(r, report, domain, min_days):
                              "ok": c.get("Status") == "ISSUED" and days is not None and days >= min_days}
 
 
-def secret_facts(r, report, prefix):
+def secret_facts(r, report, names):
     sm = r.client("secretsmanager")
     listed = r.read("secretsmanager", lambda: sm.list_secrets(
-        Filters=[{"Key": "name", "Values": [prefix + "/ehrbase/"]}], aws_retry=True))
+        Filters=[{"Key": "name", "Values": [names["secret_prefix"] + "/"]}], aws_retry=True))
     out = []
     for s in (listed or {}).get("SecretList", []):
         changed = s.get("LastRotatedDate") or s.get("LastChangedDate") or s.get("CreatedDate")
@@ -186,7 +188,7 @@ def secret_facts(r, report, prefix):
     report["secrets"] = sorted(out, key=lambda s: s["name"])
 
 
-def alarm_facts(r, report, prefix, days):
+def alarm_facts(r, report, names, days):
     cw = r.client("cloudwatch")
     start = now() - datetime.timedelta(days=days)
     history = r.read("cloudwatch_history", lambda: cw.describe_alarm_history(
@@ -194,12 +196,12 @@ def alarm_facts(r, report, prefix, days):
     report["alarms_fired"] = [
         {"alarm": h["AlarmName"], "when": plain(h.get("Timestamp")), "summary": h.get("HistorySummary")}
         for h in (history or {}).get("AlarmHistoryItems", [])
-        if h.get("AlarmName", "").startswith(prefix + "-") and "to ALARM" in (h.get("HistorySummary") or "")]
+        if h.get("AlarmName", "").startswith(names["alarm_prefix"]) and "to ALARM" in (h.get("HistorySummary") or "")]
 
 
-def service_facts(r, report, prefix):
+def service_facts(r, report, names):
     ecs = r.client("ecs")
-    found = r.read("ecs", lambda: ecs.describe_services(cluster=prefix + "-cluster", services=[prefix + "-ehrbase"], aws_retry=True))
+    found = r.read("ecs", lambda: ecs.describe_services(cluster=names["cluster"], services=[names["service"]], aws_retry=True))
     services = [s for s in (found or {}).get("services", []) if s.get("status") != "INACTIVE"]
     report["task_definitions_in_use"] = sorted(set(d["taskDefinition"] for s in services for d in s.get("deployments", [])))
 
@@ -208,17 +210,18 @@ def gather(module):
     p = module.params
     r = Reader(module)
     report = {"region": module.region}
-    db = backup_facts(r, report, p["name_prefix"] + "-db", p["backup_max_age_hours"])
+    names = resource_names(p["name_prefix"])
+    db = backup_facts(r, report, names["db"], p["backup_max_age_hours"])
     if db:
         maintenance_facts(r, report, db)
     certificate_facts(r, report, p["domain"], p["certificate_min_days"])
-    secret_facts(r, report, p["name_prefix"])
-    alarm_facts(r, report, p["name_prefix"], p["alarm_history_days"])
-    service_facts(r, report, p["name_prefix"])
+    secret_facts(r, report, names)
+    alarm_facts(r, report, names, p["alarm_history_days"])
+    service_facts(r, report, names)
     failed = []
     backup = report.get("backup")
     if backup is None:
-        failed.append("no database %s-db to read backups from" % p["name_prefix"])
+        failed.append("no database %s to read backups from" % names["db"])
     elif not backup["ok"]:
         failed.append("newest backup is %s hours old (limit %d)" % (backup["age_hours"], p["backup_max_age_hours"]))
     cert = report.get("certificate")

@@ -48,6 +48,72 @@ def test_site_builds_every_region(first_run):
     assert len(order) == 3
 
 
+def check_subnets(ec2, region, net, inv):
+    subnets = ec2.describe_subnets(Filters=[inv])["Subnets"]
+    by_cidr = {s["CidrBlock"]: s for s in subnets}
+    assert sorted(by_cidr) == sorted(net + x for x in (".1.0/24", ".2.0/24", ".11.0/24", ".12.0/24"))
+    for suffix, az in ((".1.0/24", "a"), (".2.0/24", "b"), (".11.0/24", "a"), (".12.0/24", "b")):
+        assert by_cidr[net + suffix]["AvailabilityZone"] == region + az
+    return subnets, by_cidr
+
+
+def check_gateways(ec2, vpc, inv, public_ids):
+    igws = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])["InternetGateways"]
+    assert len(igws) == 1
+    nats = [n for n in ec2.describe_nat_gateways(Filter=[inv])["NatGateways"] if n["State"] != "deleted"]
+    assert len(nats) == 2, "one NAT gateway per AZ"
+    nat_subnet = {n["NatGatewayId"]: n["SubnetId"] for n in nats}
+    assert set(nat_subnet.values()) == public_ids, "each NAT in its AZ's public subnet"
+    assert len(ec2.describe_addresses()["Addresses"]) == 2, "exactly one EIP per NAT gateway"
+    return igws[0]["InternetGatewayId"], nat_subnet
+
+
+def check_default_route(rt, az_of, public_ids, igw, nat_subnet):
+    default = [r for r in rt["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+    for sid in [a["SubnetId"] for a in rt["Associations"] if a.get("SubnetId")]:
+        if sid in public_ids:
+            assert default[0].get("GatewayId") == igw
+        else:
+            assert az_of[nat_subnet[default[0]["NatGatewayId"]]] == az_of[sid], "private subnet routes to another AZ's NAT"
+
+
+def check_routing(ec2, inv, subnets, public_ids, igw, nat_subnet):
+    """Public -> IGW; each private subnet -> the NAT of its own AZ; every subnet associated; 3 own tables."""
+    az_of = {s["SubnetId"]: s["AvailabilityZone"] for s in subnets}
+    tables = ec2.describe_route_tables(Filters=[inv])["RouteTables"]
+    for rt in tables:
+        check_default_route(rt, az_of, public_ids, igw, nat_subnet)
+    associated = {a["SubnetId"] for rt in tables for a in rt["Associations"] if a.get("SubnetId")}
+    assert associated == set(az_of)
+    assert len([rt for rt in tables if not any(a.get("Main") for a in rt["Associations"])]) == 3
+
+
+def inbound(group):
+    rules = set()
+    for perm in group["IpPermissions"]:
+        rules |= {(perm["FromPort"], perm["ToPort"], r["CidrIp"]) for r in perm.get("IpRanges", [])}
+        rules |= {(perm["FromPort"], perm["ToPort"], r["GroupId"]) for r in perm.get("UserIdGroupPairs", [])}
+    return rules
+
+
+def check_security_groups(ec2, inv):
+    """Only the listed inbound rules."""
+    groups = {g["GroupName"].rsplit("-", 2)[-2]: g for g in ec2.describe_security_groups(Filters=[inv])["SecurityGroups"]
+              if g["GroupName"] != "default"}
+    assert sorted(groups) == ["alb", "ecs", "rds"]
+    assert inbound(groups["alb"]) == {(80, 80, "0.0.0.0/0"), (443, 443, "0.0.0.0/0")}
+    assert inbound(groups["ecs"]) == {(8080, 8080, groups["alb"]["GroupId"])}
+    assert inbound(groups["rds"]) == {(5432, 5432, groups["ecs"]["GroupId"])}
+    return list(groups.values())
+
+
+def check_tags(resources, region):
+    for res in resources:
+        tags = {t["Key"]: t["Value"] for t in res["Tags"]}
+        assert (tags["Project"], tags["Environment"], tags["Region"]) == ("medzen", "local", region)
+        assert tags["ManagedBy"] == "ansible/medzen.ehrbase"
+
+
 @pytest.mark.parametrize("region", REGIONS)
 def test_network_is_exactly_as_designed(first_run, region):
     ec2 = aws("ec2", region)
@@ -60,60 +126,34 @@ def test_network_is_exactly_as_designed(first_run, region):
     for attr in ("enableDnsSupport", "enableDnsHostnames"):
         key = attr[0].upper() + attr[1:]
         assert ec2.describe_vpc_attribute(VpcId=vpc, Attribute=attr)[key]["Value"] is True
-    subnets = ec2.describe_subnets(Filters=[inv])["Subnets"]
-    by_cidr = {s["CidrBlock"]: s for s in subnets}
-    assert sorted(by_cidr) == sorted(net + x for x in (".1.0/24", ".2.0/24", ".11.0/24", ".12.0/24"))
-    assert by_cidr[net + ".1.0/24"]["AvailabilityZone"] == region + "a"
-    assert by_cidr[net + ".2.0/24"]["AvailabilityZone"] == region + "b"
-    assert by_cidr[net + ".11.0/24"]["AvailabilityZone"] == region + "a"
-    assert by_cidr[net + ".12.0/24"]["AvailabilityZone"] == region + "b"
-    igws = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])["InternetGateways"]
-    assert len(igws) == 1
-    nats = [n for n in ec2.describe_nat_gateways(Filter=[inv])["NatGateways"] if n["State"] != "deleted"]
-    assert len(nats) == 2, "one NAT gateway per AZ"
-    nat_subnet = {n["NatGatewayId"]: n["SubnetId"] for n in nats}
+    subnets, by_cidr = check_subnets(ec2, region, net, inv)
     public_ids = {by_cidr[net + ".1.0/24"]["SubnetId"], by_cidr[net + ".2.0/24"]["SubnetId"]}
-    assert set(nat_subnet.values()) == public_ids, "each NAT in its AZ's public subnet"
-    eips = ec2.describe_addresses()["Addresses"]
-    assert len(eips) == 2, "exactly one EIP per NAT gateway"
-    # Routing: public -> IGW; each private subnet -> the NAT of its own AZ.
-    tables = ec2.describe_route_tables(Filters=[inv])["RouteTables"]
-    for rt in tables:
-        assoc = [a["SubnetId"] for a in rt["Associations"] if a.get("SubnetId")]
-        default = [r for r in rt["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
-        for sid in assoc:
-            subnet = next(s for s in subnets if s["SubnetId"] == sid)
-            if sid in public_ids:
-                assert default[0].get("GatewayId") == igws[0]["InternetGatewayId"]
-            else:
-                nat = default[0]["NatGatewayId"]
-                nat_az = next(s["AvailabilityZone"] for s in subnets if s["SubnetId"] == nat_subnet[nat])
-                assert nat_az == subnet["AvailabilityZone"], "private subnet routes to another AZ's NAT"
-    associated = {a["SubnetId"] for rt in tables for a in rt["Associations"] if a.get("SubnetId")}
-    assert associated == set(by_cidr[c]["SubnetId"] for c in by_cidr)
-    assert len([rt for rt in tables if not any(a.get("Main") for a in rt["Associations"])]) == 3
-    # Security groups: only the listed inbound rules.
-    groups = {g["GroupName"].rsplit("-", 2)[-2]: g for g in ec2.describe_security_groups(Filters=[inv])["SecurityGroups"]
-              if g["GroupName"] != "default"}
-    assert sorted(groups) == ["alb", "ecs", "rds"]
-
-    def inbound(g):
-        rules = set()
-        for p in g["IpPermissions"]:
-            for r in p.get("IpRanges", []):
-                rules.add((p["FromPort"], p["ToPort"], r["CidrIp"]))
-            for r in p.get("UserIdGroupPairs", []):
-                rules.add((p["FromPort"], p["ToPort"], r["GroupId"]))
-        return rules
-
-    assert inbound(groups["alb"]) == {(80, 80, "0.0.0.0/0"), (443, 443, "0.0.0.0/0")}
-    assert inbound(groups["ecs"]) == {(8080, 8080, groups["alb"]["GroupId"])}
-    assert inbound(groups["rds"]) == {(5432, 5432, groups["ecs"]["GroupId"])}
-    for g in list(groups.values()) + vpcs:
-        tags = {t["Key"]: t["Value"] for t in g["Tags"]}
-        assert tags["Project"] == "medzen" and tags["Environment"] == "local" and tags["Region"] == region
-        assert tags["ManagedBy"] == "ansible/medzen.ehrbase"
+    igw, nat_subnet = check_gateways(ec2, vpc, inv, public_ids)
+    check_routing(ec2, inv, subnets, public_ids, igw, nat_subnet)
+    groups = check_security_groups(ec2, inv)
+    check_tags(groups + vpcs, region)
     ipaddress.ip_network(vpcs[0]["CidrBlock"])
+
+
+def check_instance(db, key):
+    assert db["Engine"] == "postgres" and db["EngineVersion"].startswith("16.")
+    assert db["MultiAZ"] is True and db["StorageEncrypted"] is True and db["KmsKeyId"] == key["Arn"]
+    assert db["PubliclyAccessible"] is False
+    assert (db["StorageType"], db["AllocatedStorage"], db["DBInstanceClass"]) == ("gp3", 100, "db.t3.medium")
+    assert db["BackupRetentionPeriod"] == 7 and db["CopyTagsToSnapshot"] is True
+    assert db["EnabledCloudwatchLogsExports"] == ["postgresql"]
+    assert db["DeletionProtection"] is False  # local environment; prod turns it on (role default)
+
+
+def check_secrets(region, short, key):
+    sm = aws("secretsmanager", region)
+    names = sorted(s["Name"] for s in sm.list_secrets()["SecretList"])
+    assert names == sorted("medzen-local-%s/ehrbase/%s" % (short, n)
+                           for n in ("db-master", "db-owner", "db-app", "api-user", "api-admin"))
+    for name in names:
+        assert sm.describe_secret(SecretId=name)["KmsKeyId"] == key["Arn"]
+        value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
+        assert len(value["password"]) >= 32 and value["password"].isalnum()
 
 
 @pytest.mark.parametrize("region", REGIONS)
@@ -124,13 +164,7 @@ def test_data_tier_is_encrypted_multi_az_and_private(first_run, region):
     key = aws("kms", region).describe_key(KeyId="alias/medzen-local-%s-ehrbase" % short)["KeyMetadata"]
     assert key["KeyManager"] == "CUSTOMER"
     assert aws("kms", region).get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
-    assert db["Engine"] == "postgres" and db["EngineVersion"].startswith("16.")
-    assert db["MultiAZ"] is True and db["StorageEncrypted"] is True and db["KmsKeyId"] == key["Arn"]
-    assert db["PubliclyAccessible"] is False
-    assert db["StorageType"] == "gp3" and db["AllocatedStorage"] == 100 and db["DBInstanceClass"] == "db.t3.medium"
-    assert db["BackupRetentionPeriod"] == 7 and db["CopyTagsToSnapshot"] is True
-    assert db["EnabledCloudwatchLogsExports"] == ["postgresql"]
-    assert db["DeletionProtection"] is False  # local environment; prod turns it on (role default)
+    check_instance(db, key)
     group = db["DBParameterGroups"][0]["DBParameterGroupName"]
     params = {p["ParameterName"]: p.get("ParameterValue") for p in
               rds.describe_db_parameters(DBParameterGroupName=group)["Parameters"]}
@@ -139,15 +173,7 @@ def test_data_tier_is_encrypted_multi_az_and_private(first_run, region):
     private = {s["SubnetId"] for s in aws("ec2", region).describe_subnets(
         Filters=[{"Name": "tag:Tier", "Values": ["private"]}])["Subnets"]}
     assert subnets == private
-    sm = aws("secretsmanager", region)
-    names = sorted(s["Name"] for s in sm.list_secrets()["SecretList"])
-    assert names == sorted("medzen-local-%s/ehrbase/%s" % (short, n)
-                           for n in ("db-master", "db-owner", "db-app", "api-user", "api-admin"))
-    for name in names:
-        desc = sm.describe_secret(SecretId=name)
-        assert desc["KmsKeyId"] == key["Arn"]
-        value = json.loads(sm.get_secret_value(SecretId=name)["SecretString"])
-        assert len(value["password"]) >= 32 and value["password"].isalnum()
+    check_secrets(region, short, key)
 
 
 @pytest.mark.parametrize("region", REGIONS)
@@ -179,52 +205,43 @@ def test_verify_table_is_green_for_every_region(first_run):
         assert line.split()[2:5] == ["ok", "ok", "ok"], line
 
 
-@pytest.mark.parametrize("region", REGIONS)
-def test_app_tier_is_as_designed(first_run, region):
-    prefix = "medzen-local-" + SHORT[region]
-    ecs, elb, ec2 = aws("ecs", region), aws("elbv2", region), aws("ec2", region)
-    cluster = ecs.describe_clusters(clusters=[prefix + "-cluster"], include=["SETTINGS"])["clusters"][0]
-    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
-    svc = ecs.describe_services(cluster=prefix + "-cluster", services=[prefix + "-ehrbase"])["services"][0]
+def subnet_ids(ec2, tier):
+    return {s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "tag:Tier", "Values": [tier]}])["Subnets"]}
+
+
+def check_service(region, prefix, svc):
+    ec2 = aws("ec2", region)
     assert svc["desiredCount"] == 2 and svc["launchType"] == "FARGATE"
     net = svc["networkConfiguration"]["awsvpcConfiguration"]
-    private = {s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "tag:Tier", "Values": ["private"]}])["Subnets"]}
-    assert set(net["subnets"]) == private and net["assignPublicIp"] == "DISABLED"
+    assert set(net["subnets"]) == subnet_ids(ec2, "private") and net["assignPublicIp"] == "DISABLED"
     ecs_sg = ec2.describe_security_groups(GroupNames=[prefix + "-ecs-sg"])["SecurityGroups"][0]["GroupId"]
     assert net["securityGroups"] == [ecs_sg]
     dc = svc["deploymentConfiguration"]
-    assert dc["minimumHealthyPercent"] == 100 and dc["maximumPercent"] == 200
+    assert (dc["minimumHealthyPercent"], dc["maximumPercent"]) == (100, 200)
     assert dc["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     assert svc["healthCheckGracePeriodSeconds"] >= 180
-    td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
-    assert (td["cpu"], td["memory"], td["networkMode"]) == ("1024", "2048", "awsvpc")
-    container = td["containerDefinitions"][0]
-    assert container["image"].startswith("ehrbase/ehrbase:2.") and not container["image"].endswith(":latest")
+
+
+def check_container_environment(region, container):
+    """Credentials only through secrets; EHRbase's own property names (application.yml at the pinned tag): only
+    health exposed, links behind the ALB on https, a heap sized for the 2 GB task."""
     env = {e["name"]: e["value"] for e in container["environment"]}
     secrets = {s["name"]: s["valueFrom"] for s in container["secrets"]}
     assert set(secrets) == {"DB_PASS", "DB_PASS_ADMIN", "SECURITY_AUTHUSER", "SECURITY_AUTHPASSWORD",
                             "SECURITY_AUTHADMINUSER", "SECURITY_AUTHADMINPASSWORD"}
     assert not set(secrets) & set(env)
-    assert env["DB_USER"] == "ehrbase_restricted" and env["DB_USER_ADMIN"] == "ehrbase"
-    assert env["SECURITY_AUTHTYPE"] == "BASIC" and "sun.net.inetaddr.ttl=30" in env["JAVA_TOOL_OPTIONS"]
+    assert (env["DB_USER"], env["DB_USER_ADMIN"], env["SECURITY_AUTHTYPE"]) == ("ehrbase_restricted", "ehrbase", "BASIC")
+    assert "sun.net.inetaddr.ttl=30" in env["JAVA_TOOL_OPTIONS"] and "-XX:MaxRAMPercentage=75" in env["JAVA_TOOL_OPTIONS"]
     assert env["MANAGEMENT_ENDPOINTS_WEB_ACCESS"] == "PUBLIC" and "MANAGEMENT_ENDPOINT_HEALTH_ENABLED" not in env
-    # EHRbase's own property names (application.yml at the pinned tag): only health exposed, links behind the ALB
-    # on https, a heap sized for the 2 GB task.
     assert env["MANAGEMENT_ENDPOINTS_WEB_EXPOSURE_INCLUDE"] == "health" and "MANAGEMENT_ENDPOINTS_WEB_EXPOSURE" not in env
-    assert env["SERVER_FORWARDHEADERSSTRATEGY"] == "framework" and "-XX:MaxRAMPercentage=75" in env["JAVA_TOOL_OPTIONS"]
+    assert env["SERVER_FORWARDHEADERSSTRATEGY"] == "framework"
     sm = aws("secretsmanager", region)
-    values = []
-    for value_from in secrets.values():
-        arn = value_from.rsplit(":", 3)[0]
-        values.append(json.loads(sm.get_secret_value(SecretId=arn)["SecretString"])["password"])
+    values = [json.loads(sm.get_secret_value(SecretId=v.rsplit(":", 3)[0])["SecretString"])["password"]
+              for v in secrets.values()]
     assert not any(v in json.dumps(env) for v in values), "a secret value is in the task environment"
-    lb = elb.describe_load_balancers(Names=[prefix + "-alb"])["LoadBalancers"][0]
-    assert lb["Scheme"] == "internet-facing"
-    public = {s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "tag:Tier", "Values": ["public"]}])["Subnets"]}
-    assert {az["SubnetId"] for az in lb["AvailabilityZones"]} == public
-    attrs = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(
-        LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
-    assert attrs["routing.http.drop_invalid_header_fields.enabled"] == "true"
+
+
+def check_listeners(region, elb, lb):
     listeners = {l["Port"]: l for l in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
     assert sorted(listeners) == [80, 443]
     redirect = listeners[80]["DefaultActions"][0]
@@ -234,22 +251,54 @@ def test_app_tier_is_as_designed(first_run, region):
     cert = aws("acm", region).describe_certificate(CertificateArn=listeners[443]["Certificates"][0]["CertificateArn"])
     assert cert["Certificate"]["DomainName"] == "ehr.medzenhealth.app"
     assert region + ".ehr.medzenhealth.app" in cert["Certificate"]["SubjectAlternativeNames"]
+    return listeners
+
+
+def check_load_balancer(region, prefix):
+    elb = aws("elbv2", region)
+    lb = elb.describe_load_balancers(Names=[prefix + "-alb"])["LoadBalancers"][0]
+    assert lb["Scheme"] == "internet-facing"
+    assert {az["SubnetId"] for az in lb["AvailabilityZones"]} == subnet_ids(aws("ec2", region), "public")
+    attrs = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(
+        LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
+    assert attrs["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    listeners = check_listeners(region, elb, lb)
     tg = elb.describe_target_groups(Names=[prefix + "-tg"])["TargetGroups"][0]
     assert (tg["TargetType"], tg["Port"], tg["HealthCheckPath"]) == ("ip", 8080, "/ehrbase/management/health")
     assert tg["Matcher"]["HttpCode"] == "200"
     assert listeners[443]["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
+
+
+def check_autoscaling_and_iam(region, prefix):
     aas = aws("application-autoscaling", region)
-    target = aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
-    target = [t for t in target if t["ResourceId"] == "service/%s-cluster/%s-ehrbase" % (prefix, prefix)]
+    target = [t for t in aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+              if t["ResourceId"] == "service/%s-cluster/%s-ehrbase" % (prefix, prefix)]
     assert (target[0]["MinCapacity"], target[0]["MaxCapacity"]) == (2, 4)
     policies = {p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]["PredefinedMetricType"]:
                 p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
                 for p in aas.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]}
     assert policies == {"ECSServiceAverageCPUUtilization": 70.0, "ECSServiceAverageMemoryUtilization": 80.0}
     policy = aws("iam", region).get_role_policy(RoleName=prefix + "-ecs-execution", PolicyName="read-ehrbase-secrets")
-    statements = policy["PolicyDocument"]["Statement"]
-    resources = [r for st in statements for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])]
+    resources = [r for st in policy["PolicyDocument"]["Statement"]
+                 for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])]
     assert "*" not in resources and all(r.startswith("arn:aws:") for r in resources)
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_app_tier_is_as_designed(first_run, region):
+    prefix = "medzen-local-" + SHORT[region]
+    ecs = aws("ecs", region)
+    cluster = ecs.describe_clusters(clusters=[prefix + "-cluster"], include=["SETTINGS"])["clusters"][0]
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
+    svc = ecs.describe_services(cluster=prefix + "-cluster", services=[prefix + "-ehrbase"])["services"][0]
+    check_service(region, prefix, svc)
+    td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+    assert (td["cpu"], td["memory"], td["networkMode"]) == ("1024", "2048", "awsvpc")
+    container = td["containerDefinitions"][0]
+    assert container["image"].startswith("ehrbase/ehrbase:2.") and not container["image"].endswith(":latest")
+    check_container_environment(region, container)
+    check_load_balancer(region, prefix)
+    check_autoscaling_and_iam(region, prefix)
 
 
 def test_second_run_changes_nothing_and_never_prints_a_secret(first_run):

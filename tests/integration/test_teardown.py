@@ -75,42 +75,46 @@ def test_one_region_teardown_keeps_the_others_and_a_valid_tree(deployed):
     assert aws("rds", "eu-west-1").describe_db_instances()["DBInstances"], "another region's database was touched"
 
 
-def test_teardown_all_leaves_only_the_snapshots_and_deleted_secrets(deployed):
-    rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=all", "-e", "teardown_confirm=local/all",
-                           "-e", "teardown_delete_zone=true")
-    assert rc == 0, out[-4000:]
-    for region in REGIONS:
-        prefix = PREFIX[region]
-        ec2 = aws("ec2", region)
-        assert vpc_count(region) == 0
-        assert ec2.describe_addresses()["Addresses"] == []
-        assert {n["State"] for n in ec2.describe_nat_gateways()["NatGateways"]} <= {"deleted"}
-        assert [g for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"] == []
-        rds = aws("rds", region)
-        assert rds.describe_db_instances()["DBInstances"] == []
-        snaps = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
-        final = [s for s in snaps if s["DBSnapshotIdentifier"].startswith(prefix + "-db-final-")]
-        # Kept as well: the snapshots releases took before they started (test_site's upgrades), never deleted.
-        others = [s["DBSnapshotIdentifier"] for s in snaps if s not in final]
-        assert len(final) == 1 and all(name.startswith(prefix + "-pre-") for name in others), others
-        assert all(s["Encrypted"] for s in snaps)
-        assert [g for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
-                if g["DBParameterGroupName"].startswith(prefix)] == []
-        assert rds.describe_db_subnet_groups()["DBSubnetGroups"] == []
-        secrets = aws("secretsmanager", region).list_secrets(IncludePlannedDeletion=True)["SecretList"]
-        assert len(secrets) == 5 and all(s.get("DeletedDate") for s in secrets), "secrets kept, scheduled for deletion"
-        ecs = aws("ecs", region)
-        clusters = ecs.describe_clusters(clusters=[prefix + "-cluster"])["clusters"]
-        assert all(c["status"] == "INACTIVE" for c in clusters)
-        assert ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"] == []
-        elb = aws("elbv2", region)
-        assert elb.describe_load_balancers()["LoadBalancers"] == [] and elb.describe_target_groups()["TargetGroups"] == []
-        assert aws("acm", region).list_certificates()["CertificateSummaryList"] == []
-        assert aws("logs", region).describe_log_groups()["logGroups"] == []
-        assert aws("application-autoscaling", region).describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"] == []
-        # Kept on purpose: the key that decrypts the final snapshot (README, docs/teardown.md).
-        key = aws("kms", region).describe_key(KeyId="alias/%s-ehrbase" % prefix)["KeyMetadata"]
-        assert key["KeyState"] == "Enabled"
+def check_network_gone(region):
+    ec2 = aws("ec2", region)
+    assert vpc_count(region) == 0
+    assert ec2.describe_addresses()["Addresses"] == []
+    assert {n["State"] for n in ec2.describe_nat_gateways()["NatGateways"]} <= {"deleted"}
+    assert [g for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"] == []
+
+
+def check_data_gone_but_snapshots_and_secrets_kept(region, prefix):
+    rds = aws("rds", region)
+    assert rds.describe_db_instances()["DBInstances"] == []
+    snaps = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    final = [s for s in snaps if s["DBSnapshotIdentifier"].startswith(prefix + "-db-final-")]
+    # Kept as well: the snapshots releases took before they started (test_site's upgrades), never deleted.
+    others = [s["DBSnapshotIdentifier"] for s in snaps if s not in final]
+    assert len(final) == 1 and all(name.startswith(prefix + "-pre-") for name in others), others
+    assert all(s["Encrypted"] for s in snaps)
+    assert [g for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
+            if g["DBParameterGroupName"].startswith(prefix)] == []
+    assert rds.describe_db_subnet_groups()["DBSubnetGroups"] == []
+    secrets = aws("secretsmanager", region).list_secrets(IncludePlannedDeletion=True)["SecretList"]
+    assert len(secrets) == 5 and all(s.get("DeletedDate") for s in secrets), "secrets kept, scheduled for deletion"
+    # Kept on purpose: the key that decrypts the final snapshot (README, docs/teardown.md).
+    key = aws("kms", region).describe_key(KeyId="alias/%s-ehrbase" % prefix)["KeyMetadata"]
+    assert key["KeyState"] == "Enabled"
+
+
+def check_app_gone(region, prefix):
+    ecs = aws("ecs", region)
+    clusters = ecs.describe_clusters(clusters=[prefix + "-cluster"])["clusters"]
+    assert all(c["status"] == "INACTIVE" for c in clusters)
+    assert ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"] == []
+    elb = aws("elbv2", region)
+    assert elb.describe_load_balancers()["LoadBalancers"] == [] and elb.describe_target_groups()["TargetGroups"] == []
+    assert aws("acm", region).list_certificates()["CertificateSummaryList"] == []
+    assert aws("logs", region).describe_log_groups()["logGroups"] == []
+    assert aws("application-autoscaling", region).describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"] == []
+
+
+def check_global_gone():
     for region in REGIONS + ("us-east-1",):
         assert aws("cloudwatch", region).describe_alarms()["MetricAlarms"] == []
         assert aws("sns", region).list_topics()["Topics"] == []
@@ -120,6 +124,17 @@ def test_teardown_all_leaves_only_the_snapshots_and_deleted_secrets(deployed):
     assert [r["RoleName"] for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith("medzen-")] == []
     assert aws("route53").list_health_checks()["HealthChecks"] == []
     assert zone_records() is None, "teardown_delete_zone=true removes the emptied zone"
+
+
+def test_teardown_all_leaves_only_the_snapshots_and_deleted_secrets(deployed):
+    rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=all", "-e", "teardown_confirm=local/all",
+                           "-e", "teardown_delete_zone=true")
+    assert rc == 0, out[-4000:]
+    for region in REGIONS:
+        check_network_gone(region)
+        check_data_gone_but_snapshots_and_secrets_kept(region, PREFIX[region])
+        check_app_gone(region, PREFIX[region])
+    check_global_gone()
 
 
 def test_second_teardown_changes_nothing(deployed):

@@ -75,19 +75,22 @@ def connect_as(names, role, password=None):
     return conn
 
 
-def test_fresh_bootstrap_builds_everything(server):
-    changed, result, warnings = bootstrap(server)
-    assert changed
-    state = result["state"]
-    assert state["database"]["owner"] == server["owner_role"]
+def check_bootstrapped_state(state, owner):
+    assert state["database"]["owner"] == owner
     assert state["database"]["encoding"] == "UTF8" and state["database"]["collate"] == "C"
     assert state["database"]["settings"] == {"search_path": "ext", "intervalstyle": "iso_8601"}
-    assert state["inside"]["schemas"]["ehr"] == {"owner": server["owner_role"], "app_usage": True}
-    assert state["inside"]["schemas"]["ext"] == {"owner": server["owner_role"], "app_usage": True}
+    assert state["inside"]["schemas"]["ehr"] == {"owner": owner, "app_usage": True}
+    assert state["inside"]["schemas"]["ext"] == {"owner": owner, "app_usage": True}
     assert state["inside"]["extension_schema"] == "ext"
     assert state["inside"]["public_create"] is False
     assert state["inside"]["default_privileges"]["tables"] == ["DELETE", "INSERT", "SELECT", "UPDATE"]
     assert state["inside"]["default_privileges"]["sequences"] == ["SELECT", "USAGE"]
+
+
+def test_fresh_bootstrap_builds_everything(server):
+    changed, result, warnings = bootstrap(server)
+    assert changed
+    check_bootstrapped_state(result["state"], server["owner_role"])
     # The rdsadmin-owned optimisation is skipped with a warning, not a failure.
     assert any("jsonb_path_query" in w and "Skipped" in w for w in warnings)
     # Passwords never appear in the returned statements.

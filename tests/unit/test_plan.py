@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import (
+    global_names,
     region_short,
     resource_names,
     subnet_layout,
@@ -227,3 +228,8 @@ def test_resource_names_come_from_one_rule():
     # Every name starts with the prefix (teardown and the duplicate search rely on it).
     assert all(v.startswith(("medzen-prod-euw1", "/ecs/medzen-prod-euw1")) for k, v in names.items() if k != "secrets")
     assert names["subnet"].format(tier="public", az="a") == "medzen-prod-euw1-public-a"
+
+
+def test_global_names_come_from_the_same_rule():
+    assert global_names("medzen-prod") == {"dashboard": "medzen-prod-ehrbase", "budget": "medzen-prod-ehrbase-monthly",
+                                           "route53_alarm_topic": "medzen-prod-route53-alarms"}
