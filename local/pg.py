@@ -1,4 +1,4 @@
-"""One real PostgreSQL 15 server per region: the local stand-in for RDS.
+"""One real PostgreSQL 16 server per region (the major version the rds role deploys): the local stand-in for RDS.
 
 Each server's bootstrap superuser ("postgres") is reachable only through the
 unix socket in its data directory; over TCP only password logins work, exactly
@@ -12,9 +12,10 @@ import pwd
 import shutil
 import subprocess
 
-from settings import OFFSET, REGIONS, STATE  # noqa: E402  pylint: disable=wrong-import-position
+from settings import OFFSET, REGIONS, ROOT, STATE  # noqa: E402  pylint: disable=wrong-import-position
 
-PG_BIN = os.environ.get("EHRBASE_PG_BIN", "/usr/lib/postgresql/15/bin")
+# Installed by `make setup` (local/install_postgres.py); EHRBASE_PG_BIN points elsewhere.
+PG_BIN = os.environ.get("EHRBASE_PG_BIN", os.path.join(ROOT, ".venv", "pgsql", "16", "bin"))
 BASE_PORT = 15432
 
 
@@ -58,6 +59,17 @@ def pg_port_map():
     return ",".join("%s=%s:%d" % (r, socket_dir(r), port(r)) for r in REGIONS)
 
 
+def check_data_version(data):
+    """A data directory an older major version made cannot be opened by this server: say so, delete nothing."""
+    with open(os.path.join(data, "PG_VERSION")) as fh:
+        have = fh.read().strip()
+    want = os.path.basename(os.path.dirname(PG_BIN))
+    if want.isdigit() and have != want:
+        raise SystemExit("%s holds a PostgreSQL %s database; the local servers now run PostgreSQL %s (what RDS runs). "
+                         "Its data is the local emulation's only: move the directory away (or `python local/localenv.py "
+                         "down` and delete %s) and start again - it is re-created empty." % (data, have, want, data))
+
+
 def make_service(Service, region):
     data = datadir(region)
 
@@ -69,14 +81,16 @@ def make_service(Service, region):
                 ent = pwd.getpwnam("postgres")
                 os.chown(sock, ent.pw_uid, ent.pw_gid)
             if os.path.exists(os.path.join(data, "PG_VERSION")):
+                check_data_version(data)
                 return
             if not os.path.exists(os.path.join(PG_BIN, "postgres")):
-                raise SystemExit("PostgreSQL 15 is not installed (%s); run `make setup`." % PG_BIN)
+                raise SystemExit("PostgreSQL 16 is not installed (%s); run `make setup`." % PG_BIN)
             os.makedirs(data, exist_ok=True)
             if os.geteuid() == 0:
                 ent = pwd.getpwnam("postgres")
                 os.chown(data, ent.pw_uid, ent.pw_gid)
                 ensure_traversable(os.path.dirname(data))
+                ensure_traversable(PG_BIN)
             os.chmod(data, 0o700)
             print("%-22s initdb %s" % (self.name, os.path.relpath(data)), flush=True)
             run_as_postgres([os.path.join(PG_BIN, "initdb"), "-D", data, "-U", "postgres", "-E", "UTF8",
