@@ -5,6 +5,7 @@ Ordered: the tests share one deployment (building it is the expensive part).
 
 import ipaddress
 import json
+import os
 import re
 import time
 
@@ -12,7 +13,7 @@ import pg
 import psycopg2
 import pytest
 
-from helpers import REGIONS, aws, changed_tasks, emulator_reset, recap, run_playbook
+from helpers import REGIONS, ROOT, aws, changed_tasks, emulator_reset, recap, run_playbook
 
 PLAN = {
     "eu-west-1": "10.0",
@@ -299,6 +300,43 @@ def test_app_tier_is_as_designed(first_run, region):
     check_container_environment(region, container)
     check_load_balancer(region, prefix)
     check_autoscaling_and_iam(region, prefix)
+
+
+CERT_PLAY = """---
+- name: The ecs role's certificate step alone, for a name nobody validates
+  hosts: eu-west-1
+  gather_facts: false
+  module_defaults:
+    group/medzen.ehrbase.aws: "{{ ehrbase_aws_regional }}"
+  tasks:
+    - name: Certificate with no validation zone
+      ansible.builtin.include_role:
+        name: medzen.ehrbase.ecs
+        tasks_from: certificate
+      vars:
+        ecs_domain: nobody-validates.medzenhealth.app
+        ecs_certificate_validation_zone: ""
+"""
+
+
+def test_a_new_certificate_nobody_validates_stops_at_once_with_the_records(first_run, tmp_path):
+    play = os.path.join(ROOT, "zz_cert_probe.yml")  # at the root: the collection and inventory resolve as for site.yml
+    with open(play, "w") as fh:
+        fh.write(CERT_PLAY)
+    acm = aws("acm", "eu-west-1")
+    started = time.time()
+    try:
+        rc, out = run_playbook(play)
+    finally:
+        os.remove(play)
+        for cert in acm.list_certificates()["CertificateSummaryList"]:
+            if cert["DomainName"] == "nobody-validates.medzenhealth.app":
+                acm.delete_certificate(CertificateArn=cert["CertificateArn"])
+    text = " ".join(out.split())
+    assert rc != 0 and "ecs_certificate_validation_zone is empty" in text, out[-3000:]
+    # The records to create by hand are listed (name -> value).
+    assert "Fix: set ehrbase_zone_name" in text and re.search(r"nobody-validates\.medzenhealth\.app\.? -> ", text), text[-2000:]
+    assert time.time() - started < 120, "it waited for a certificate nobody validates"
 
 
 def test_second_run_changes_nothing_and_never_prints_a_secret(first_run):
