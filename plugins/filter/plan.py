@@ -7,6 +7,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import difflib
+import os
+
+import yaml
+
 from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import (
     global_names,
     region_short,
@@ -21,6 +26,8 @@ PLAN_VARIABLES = (
     "ehrbase_project",
     "ehrbase_environment",
     "ehrbase_domain",
+    "ehrbase_zone_name",
+    "ehrbase_prod_overrides",
     "ehrbase_region_role",
     "ehrbase_name_prefix",
     "network_vpc_cidr",
@@ -28,6 +35,11 @@ PLAN_VARIABLES = (
     "network_private_subnets",
     "network_rds_admin_cidrs",
     "rds_engine_version",
+    "rds_storage_type",
+    "rds_iops",
+    "rds_multi_az",
+    "rds_deletion_protection",
+    "rds_master_username",
     "rds_instance_class",
     "rds_allocated_storage",
     "rds_backup_retention_days",
@@ -39,6 +51,10 @@ PLAN_VARIABLES = (
     "ecs_desired_count",
     "ecs_max_count",
     "ecs_health_check_grace_period",
+    "ecs_cpu_target",
+    "ecs_memory_target",
+    "ecs_log_retention_days",
+    "ecs_ssl_policy",
 )
 
 
@@ -50,6 +66,35 @@ def plan_errors(hostvars, regions):
         region = hv.get("ehrbase_region", host)
         plans[region] = {name: hv.get(name) for name in PLAN_VARIABLES}
     return validate_plan(plans)
+
+
+# Variable name prefixes of this collection's roles and playbooks: only these are checked for typos.
+OWN_PREFIXES = ("ehrbase_", "network_", "rds_", "db_init_", "ecs_", "route53_", "monitoring_", "teardown_",
+                "preflight_", "verify_", "drill_", "rollback_", "report_", "maintenance_", "cost_", "upgrade_")
+
+
+def role_option_names(role, roles_dir):
+    """Every option of every entry point of `role` (its meta/argument_specs.yml under `roles_dir`)."""
+    path = os.path.join(roles_dir, role, "meta", "argument_specs.yml")
+    if not os.path.exists(path):
+        return []
+    with open(path) as fh:
+        specs = yaml.safe_load(fh).get("argument_specs") or {}
+    return sorted(set(name for entry in specs.values() for name in (entry.get("options") or {})))
+
+
+def plan_typos(names, known):
+    """Variables of ours (by prefix) that no role or playbook reads but that look like one that does:
+    ['network_vpc_cdir looks like a typo of network_vpc_cidr', ...]."""
+    known = set(known)
+    out = []
+    for name in sorted(set(names)):
+        if name in known or not name.startswith(OWN_PREFIXES):
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+        if close:
+            out.append("%s looks like a typo of %s (no role reads %s; it has no effect)" % (name, close[0], name))
+    return out
 
 
 def argspec_types_only(options):
@@ -72,6 +117,8 @@ class FilterModule(object):
         return {
             "argspec_types_only": argspec_types_only,
             "plan_errors": plan_errors,
+            "plan_typos": plan_typos,
+            "role_option_names": role_option_names,
             "global_names": global_names,
             "region_short": region_short,
             "resource_names": resource_names,

@@ -223,6 +223,11 @@ def _check_network(region, plan):
     return errors
 
 
+# The widest admin range PostgreSQL may be opened to (the database is private: only a bastion or a VPN inside
+# private address space can reach it).
+ADMIN_CIDR_WIDEST = 24
+
+
 def _check_admin_cidrs(region, plan):
     errors = []
     for idx, cidr in enumerate(plan.get("network_rds_admin_cidrs") or []):
@@ -230,10 +235,15 @@ def _check_admin_cidrs(region, plan):
         var = "network_rds_admin_cidrs[%d]" % idx
         if net is None:
             errors.append(_err(var, cidr, "is not a valid IPv4 network (%s)" % problem,
-                               "use e.g. 203.0.113.10/32", region))
-        elif net.prefixlen < 16:
-            errors.append(_err(var, cidr, "opens PostgreSQL to %d addresses; the admin path must be narrow"
-                               % net.num_addresses, "use the /32 of your bastion or VPN", region))
+                               "use e.g. 10.0.1.10/32", region))
+        elif net.prefixlen < ADMIN_CIDR_WIDEST:
+            errors.append(_err(var, cidr, "opens PostgreSQL to %d addresses; the admin path must be narrow (at most "
+                               "a /%d)" % (net.num_addresses, ADMIN_CIDR_WIDEST),
+                               "use the /32 of your bastion or VPN", region))
+        elif not net.is_private:
+            errors.append(_err(var, cidr, "is public address space; the database has only private addresses, so a "
+                               "public range can never be the admin path and would only widen the rule",
+                               "use the private /32 of your bastion or VPN", region))
     return errors
 
 
@@ -243,6 +253,13 @@ def _check_names(region, plan):
     if not isinstance(prefix, str) or not prefix:
         return [_err("ehrbase_name_prefix", prefix, "must be a non-empty string",
                      "leave it to the default or set e.g. medzen-prod-euw1", region)]
+    if not re.match(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$", prefix):
+        return [_err("ehrbase_name_prefix", prefix, "must be lower-case letters and digits in hyphen-separated words, "
+                     "starting with a letter and not ending with a hyphen (RDS and load balancer names end at it)",
+                     "e.g. medzen-prod-euw1", region)]
+    if prefix.startswith("internal-"):
+        return [_err("ehrbase_name_prefix", prefix, "starts with internal-, which AWS reserves for internal load "
+                     "balancer names", "use another first word, e.g. the project name", region)]
     errors = []
     names = resource_names(prefix)
     for what, key, limit, pattern in NAME_LIMITS:
@@ -260,6 +277,26 @@ def _check_names(region, plan):
     return errors
 
 
+# What prod keeps unless the inventory lists the exception in ehrbase_prod_overrides.
+PROD_GUARANTEES = (
+    ("rds_multi_az", "multi_az", "a standby in a second AZ (an AZ outage would take the region's database down)"),
+    ("rds_deletion_protection", "deletion_protection", "deletion protection (one API call could delete the patient "
+                                                       "records)"),
+)
+
+
+def _check_prod_guarantees(region, plan):
+    if plan.get("ehrbase_environment") != "prod":
+        return []
+    overrides = plan.get("ehrbase_prod_overrides") or []
+    errors = []
+    for var, name, what in PROD_GUARANTEES:
+        if plan.get(var) is False and name not in overrides:
+            errors.append(_err(var, False, "switches off %s in prod" % what,
+                               "remove it, or - knowingly - add %s to ehrbase_prod_overrides" % name, region))
+    return errors
+
+
 def validate_region(region, plan):
     """Rules for one region's plan. `plan` holds that host's variables."""
     if not isinstance(region, str) or not re.match(r"^[a-z]{2}(-gov)?-[a-z]+-\d$", region) \
@@ -271,7 +308,7 @@ def validate_region(region, plan):
     if role not in REGION_ROLES:
         errors.append(_err("ehrbase_region_role", role, "must be one of %s" % ", ".join(REGION_ROLES),
                            "set ehrbase_region_role in the region's host_vars", region))
-    for check in (_check_network, _check_admin_cidrs, _check_database, _check_app, _check_names):
+    for check in (_check_network, _check_admin_cidrs, _check_database, _check_app, _check_names, _check_prod_guarantees):
         errors.extend(check(region, plan))
     return errors
 
@@ -282,22 +319,69 @@ _DB_CLASS = re.compile(
 )
 
 
+# RDS PostgreSQL master user: 1-63 letters, digits, underscores, starting with a letter, not one of RDS's own.
+_RDS_USER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+RDS_RESERVED_USERS = ("rdsadmin", "rdsrepladmin", "rds_superuser", "postgres", "public", "admin")
+# Storage: size range (GB) and provisioned IOPS range and IOPS/GB ratio per type.
+RDS_STORAGE = {"gp3": (20, 65536, None), "io1": (100, 65536, (1000, 256000, 50)), "io2": (100, 65536, (1000, 256000, 1000))}
+
+
+def _check_storage(region, plan):
+    kind, size, iops = plan.get("rds_storage_type") or "gp3", plan.get("rds_allocated_storage"), plan.get("rds_iops")
+    if size is not None and not isinstance(size, int):
+        return [_err("rds_allocated_storage", size, "must be a whole number of GB", "use e.g. 100", region)]
+    if kind not in RDS_STORAGE:
+        return [_err("rds_storage_type", kind, "must be one of %s" % ", ".join(sorted(RDS_STORAGE)),
+                     "use gp3 (the design) or io1/io2 with rds_iops", region)]
+    low, high, provisioned = RDS_STORAGE[kind]
+    if isinstance(size, int) and not low <= size <= high:
+        return [_err("rds_allocated_storage", size, "%s storage must be %d-%d GB" % (kind, low, high),
+                     "use e.g. %d" % max(low, 100), region)]
+    if provisioned is None:
+        return []
+    iops_low, iops_high, ratio = provisioned
+    if not isinstance(iops, int) or not iops_low <= iops <= iops_high:
+        return [_err("rds_iops", iops, "%s storage needs provisioned IOPS, %d-%d" % (kind, iops_low, iops_high),
+                     "set rds_iops, e.g. 3000, or use gp3", region)]
+    if isinstance(size, int) and iops > size * ratio:
+        return [_err("rds_iops", iops, "%s allows at most %d IOPS per GB (%d for %d GB)" % (kind, ratio, size * ratio, size),
+                     "lower rds_iops or raise rds_allocated_storage", region)]
+    return []
+
+
+def _check_master_user(region, plan):
+    user = plan.get("rds_master_username")
+    if user is None:
+        return []
+    if not isinstance(user, str) or not _RDS_USER.match(user):
+        return [_err("rds_master_username", user, "RDS PostgreSQL master user names are 1-63 letters, digits or "
+                     "underscores, starting with a letter", "use e.g. ehrbase_master", region)]
+    if user.lower() in RDS_RESERVED_USERS:
+        return [_err("rds_master_username", user, "is reserved by RDS or PostgreSQL", "use e.g. ehrbase_master", region)]
+    return []
+
+
+def _check_engine_version(region, version):
+    if version is None:
+        return []
+    if not isinstance(version, str):
+        return [_err("rds_engine_version", version, "must be a string; YAML read it as a %s (16.10 would become 16.1)"
+                     % type(version).__name__, "quote it, e.g. rds_engine_version: \"16.8\"", region)]
+    if not re.match(r"^16\.\d{1,2}$", version):
+        return [_err("rds_engine_version", version, "EHRbase runs here on PostgreSQL 16.x (major.minor)",
+                     "use a 16.x version RDS offers, e.g. 16.8 (aws rds describe-db-engine-versions "
+                     "--engine postgres --query 'DBEngineVersions[].EngineVersion')", region)]
+    return []
+
+
 def _check_database(region, plan):
     """RDS settings the emulator accepts but AWS rejects (or that would hurt patient data)."""
-    errors = []
-    version = plan.get("rds_engine_version")
-    if version is not None and not re.match(r"^16\.\d{1,2}$", str(version)):
-        errors.append(_err("rds_engine_version", version, "EHRbase runs here on PostgreSQL 16.x (major.minor)",
-                           "use a 16.x version RDS offers, e.g. 16.8 (aws rds describe-db-engine-versions "
-                           "--engine postgres --query 'DBEngineVersions[].EngineVersion')", region))
+    errors = (_check_storage(region, plan) + _check_master_user(region, plan)
+              + _check_engine_version(region, plan.get("rds_engine_version")))
     klass = plan.get("rds_instance_class")
     if klass is not None and not _DB_CLASS.match(str(klass)):
         errors.append(_err("rds_instance_class", klass, "is not an RDS PostgreSQL instance class",
                            "use e.g. db.t3.medium, db.m6g.large or db.r6g.xlarge", region))
-    storage = plan.get("rds_allocated_storage")
-    if storage is not None and (not isinstance(storage, int) or not 20 <= storage <= 65536):
-        errors.append(_err("rds_allocated_storage", storage, "gp3 storage must be 20-65536 GB",
-                           "use e.g. 100", region))
     backups = plan.get("rds_backup_retention_days")
     if backups is not None and (not isinstance(backups, int) or not 1 <= backups <= 35):
         errors.append(_err("rds_backup_retention_days", backups,
@@ -351,12 +435,42 @@ def _check_counts(region, plan):
     return errors
 
 
+# CloudWatch Logs retention values (PutRetentionPolicy accepts nothing else).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
+# ALB policies no weaker than the design's ELBSecurityPolicy-TLS13-1-2-2021-06: TLS 1.2 or 1.3 only.
+TLS_POLICY = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]-|TLS-1-2-|FS-1-2-)[A-Za-z0-9-]+$")
+# Target tracking goals a service can actually reach and hold (percent).
+SCALING_TARGET = (10, 90)
+
+
+def _check_app_settings(region, plan):
+    errors = []
+    retention = plan.get("ecs_log_retention_days")
+    if retention is not None and retention not in LOG_RETENTION_DAYS:
+        errors.append(_err("ecs_log_retention_days", retention, "CloudWatch Logs keeps logs only for one of %s days"
+                           % ", ".join(str(d) for d in LOG_RETENTION_DAYS), "use 30 (the design) or 90", region))
+    policy = plan.get("ecs_ssl_policy")
+    if policy is not None and not TLS_POLICY.match(str(policy)):
+        errors.append(_err("ecs_ssl_policy", policy, "allows TLS older than 1.2 or is not an ALB security policy",
+                           "use ELBSecurityPolicy-TLS13-1-2-2021-06 (the design) or another TLS13-1-2/TLS-1-2 policy",
+                           region))
+    for var in ("ecs_cpu_target", "ecs_memory_target"):
+        value = plan.get(var)
+        if value is not None and (not isinstance(value, (int, float)) or not SCALING_TARGET[0] <= value <= SCALING_TARGET[1]):
+            errors.append(_err(var, value, "a target-tracking goal must be %d-%d %%: above that no service reaches it "
+                               "(it never scales out), below it never scales in" % SCALING_TARGET,
+                               "use 70 (CPU) or 80 (memory)", region))
+    return errors
+
+
 def _check_app(region, plan):
     """ECS settings AWS would reject late in a run (or that break Multi-AZ)."""
-    errors = _check_version(region, plan.get("ecs_ehrbase_version"))
+    errors = _check_version(region, plan.get("ecs_ehrbase_version")) + _check_app_settings(region, plan)
     cpu, memory = plan.get("ecs_task_cpu"), plan.get("ecs_task_memory")
     if cpu is not None or memory is not None:
-        cpu, memory = cpu or 1024, memory or 2048
+        cpu = 1024 if cpu is None else cpu
+        memory = 2048 if memory is None else memory
         if cpu not in FARGATE_SIZES or memory not in FARGATE_SIZES[cpu]:
             errors.append(_err("ecs_task_cpu/ecs_task_memory", "%s/%s" % (cpu, memory),
                                "is not a Fargate size", "use 1024/2048 (1 vCPU, 2 GB) or another pair AWS lists "
@@ -370,19 +484,45 @@ def _check_app(region, plan):
     return errors
 
 
+# ACM: the certificate's first name (the domain itself) is at most 64 characters.
+ACM_DOMAIN_MAX = 64
+
+
+def _check_domain(domain):
+    if not isinstance(domain, str) or not domain:
+        return [_err("ehrbase_domain", domain, "is required: the public name of the EHR service",
+                     "set ehrbase_domain, e.g. ehr.medzenhealth.app, in group_vars")]
+    if domain.endswith("."):
+        return [_err("ehrbase_domain", domain, "ends with a dot; Route53 and ACM names here are written without it",
+                     "write %s" % domain.rstrip("."))]
+    labels = domain.split(".")
+    if len(domain) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL.match(lbl) for lbl in labels):
+        return [_err("ehrbase_domain", domain, "is not a valid lower-case DNS name with at least two labels "
+                     "(each label 1-63 letters, digits or hyphens, not starting or ending with a hyphen)",
+                     "use a name such as ehr.medzenhealth.app")]
+    if len(domain) > ACM_DOMAIN_MAX:
+        return [_err("ehrbase_domain", domain, "is %d characters; an ACM certificate's domain name may have at most %d"
+                     % (len(domain), ACM_DOMAIN_MAX), "use a shorter public name")]
+    return []
+
+
+def _check_zone(domain, zone):
+    if zone is None or not isinstance(domain, str):
+        return []
+    if not isinstance(zone, str) or not zone or zone.endswith("."):
+        return [_err("ehrbase_zone_name", zone, "must be the hosted zone's name, without a trailing dot",
+                     "e.g. medzenhealth.app")]
+    if domain != zone and not domain.endswith("." + zone):
+        return [_err("ehrbase_zone_name", zone, "is not a parent of ehrbase_domain %s: the records and the "
+                     "certificate's validation records could not go into it" % domain,
+                     "name the hosted zone that holds %s (e.g. %s)" % (domain, domain.split(".", 1)[-1]))]
+    return []
+
+
 def validate_global(plan):
     """Rules that hold for the deployment as a whole (first region's view of the globals)."""
-    errors = []
-    domain = plan.get("ehrbase_domain")
-    if not isinstance(domain, str) or not domain:
-        errors.append(_err("ehrbase_domain", domain, "is required: the public name of the EHR service",
-                           "set ehrbase_domain, e.g. ehr.medzenhealth.app, in group_vars"))
-    else:
-        labels = domain.rstrip(".").split(".")
-        if len(domain) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL.match(lbl) for lbl in labels):
-            errors.append(_err("ehrbase_domain", domain,
-                               "is not a valid lower-case DNS name with at least two labels",
-                               "use a name such as ehr.medzenhealth.app"))
+    errors = _check_domain(plan.get("ehrbase_domain"))
+    errors.extend(_check_zone(plan.get("ehrbase_domain"), plan.get("ehrbase_zone_name")))
     env = plan.get("ehrbase_environment")
     if not isinstance(env, str) or not re.match(r"^[a-z][a-z0-9]{1,9}$", env):
         errors.append(_err("ehrbase_environment", env, "must be 2-10 lower-case letters/digits starting with a letter",
@@ -394,33 +534,57 @@ def validate_global(plan):
     return errors
 
 
-def validate_plan(plans):
-    """`plans` maps region name -> that region's variables. Returns a list of messages."""
+def _check_across_regions(plans):
+    """Exactly one primary and one secondary (Europe's failover pair), at most one Africa region, distinct prefixes
+    and VPC ranges."""
     errors = []
-    if not plans:
-        return ["inventory group ehrbase_regions = []: no region to deploy. Fix: add at least one region host"]
-    first = next(iter(plans.values()))
-    errors.extend(validate_global(first))
     roles = {}
     for region, plan in plans.items():
-        errors.extend(validate_region(region, plan))
         roles.setdefault(plan.get("ehrbase_region_role"), []).append(region)
-    primaries = roles.get("primary", [])
-    if len(primaries) != 1:
-        errors.append(_err("ehrbase_region_role", primaries,
-                           "exactly one region must be the primary (it serves Europe and the default answer)",
-                           "set ehrbase_region_role: primary on one region and secondary/africa on the others"))
-    vpcs = []
+    for role, rule in (("primary", "exactly one region must be the primary (it serves Europe and the default answer)"),
+                       ("secondary", "exactly one region must be the secondary (Europe's failover target)")):
+        if len(roles.get(role, [])) != 1:
+            errors.append(_err("ehrbase_region_role", roles.get(role, []), rule,
+                               "set ehrbase_region_role: primary on one region, secondary on one, africa on the third"))
+    if len(roles.get("africa", [])) > 1:
+        errors.append(_err("ehrbase_region_role", roles["africa"], "at most one region can serve Africa (af.<domain> "
+                           "has one primary record)", "give the other region the role it has in the design"))
+    prefixes = {}
+    for region, plan in plans.items():
+        prefixes.setdefault(plan.get("ehrbase_name_prefix"), []).append(region)
+    for prefix, regions in sorted(prefixes.items(), key=lambda kv: str(kv[0])):
+        if prefix and len(regions) > 1:
+            errors.append(_err("ehrbase_name_prefix", prefix, "is used by %s; every resource name of one region would "
+                               "also be another's (IAM roles are global: they would be shared)" % ", ".join(regions),
+                               "leave ehrbase_name_prefix to its default (<project>-<environment>-<region short>)"))
+    errors.extend(_check_vpcs_distinct(plans))
+    return errors
+
+
+def _check_vpcs_distinct(plans):
+    errors, vpcs = [], []
     for region, plan in plans.items():
         net, _problem = _network(plan.get("network_vpc_cidr"))
-        if net is not None:
-            for other_region, other in vpcs:
-                if net.overlaps(other):
-                    errors.append(_err("network_vpc_cidr", str(net),
-                                       "overlaps the VPC of %s (%s); regions need distinct ranges so they "
-                                       "can be peered or reached over VPN later" % (other_region, other),
-                                       "give each region its own /16, e.g. 10.0/10.1/10.2.0.0/16", region))
-            vpcs.append((region, net))
+        if net is None:
+            continue
+        for other_region, other in vpcs:
+            if net.overlaps(other):
+                errors.append(_err("network_vpc_cidr", str(net),
+                                   "overlaps the VPC of %s (%s); regions need distinct ranges so they "
+                                   "can be peered or reached over VPN later" % (other_region, other),
+                                   "give each region its own /16, e.g. 10.0/10.1/10.2.0.0/16", region))
+        vpcs.append((region, net))
+    return errors
+
+
+def validate_plan(plans):
+    """`plans` maps region name -> that region's variables. Returns a list of messages."""
+    if not plans:
+        return ["inventory group ehrbase_regions = []: no region to deploy. Fix: add at least one region host"]
+    errors = validate_global(next(iter(plans.values())))
+    for region, plan in plans.items():
+        errors.extend(validate_region(region, plan))
+    errors.extend(_check_across_regions(plans))
     return errors
 
 

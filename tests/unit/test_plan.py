@@ -233,3 +233,84 @@ def test_resource_names_come_from_one_rule():
 def test_global_names_come_from_the_same_rule():
     assert global_names("medzen-prod") == {"dashboard": "medzen-prod-ehrbase", "budget": "medzen-prod-ehrbase-monthly",
                                            "route53_alarm_topic": "medzen-prod-route53-alarms"}
+
+
+# --- Rules added for the plans ops people got wrong (each refused before any change) -------------------------
+
+def with_region(edit):
+    plan = good_plan()
+    edit(plan)
+    return plan
+
+
+def set_all(plan, **values):
+    for r in plan.values():
+        r.update(values)
+
+
+BAD_PLANS = {
+    "same prefix in two regions": (lambda p: p["eu-central-1"].update(ehrbase_name_prefix="medzen-prod-euw1"),
+                                   ["ehrbase_name_prefix = 'medzen-prod-euw1'", "is used by eu-west-1, eu-central-1"]),
+    "domain with a trailing dot": (lambda p: set_all(p, ehrbase_domain="ehr.medzenhealth.app."), ["ends with a dot"]),
+    "domain too long for a certificate": (lambda p: set_all(p, ehrbase_domain="a" * 40 + ".ehr.medzenhealth-clinics.app"),
+                                          ["an ACM certificate's domain name may have at most 64"]),
+    "zone not a parent of the domain": (lambda p: set_all(p, ehrbase_zone_name="example.org"),
+                                        ["ehrbase_zone_name = 'example.org'", "is not a parent of ehrbase_domain"]),
+    "public admin range": (lambda p: p["eu-west-1"].update(network_rds_admin_cidrs=["52.94.0.0/24"]),
+                           ["network_rds_admin_cidrs[0] (region eu-west-1) = '52.94.0.0/24'", "public address space"]),
+    "admin range wider than a /24": (lambda p: p["eu-west-1"].update(network_rds_admin_cidrs=["10.8.0.0/16"]),
+                                     ["opens PostgreSQL to 65536 addresses"]),
+    "two Africa regions and no secondary": (lambda p: p["eu-central-1"].update(ehrbase_region_role="africa"),
+                                            ["exactly one region must be the secondary", "at most one region can serve Africa"]),
+    "Fargate CPU AWS rejects": (lambda p: p["eu-west-1"].update(ecs_task_cpu=0), ["ecs_task_cpu/ecs_task_memory", "is not a Fargate size"]),
+    "master user name too long": (lambda p: p["eu-west-1"].update(rds_master_username="m" * 64),
+                                  ["rds_master_username (region eu-west-1)", "1-63 letters"]),
+    "reserved master user": (lambda p: p["eu-west-1"].update(rds_master_username="rdsadmin"), ["is reserved"]),
+    "autoscaling target nobody reaches": (lambda p: p["eu-west-1"].update(ecs_cpu_target=150), ["ecs_cpu_target", "10-90 %"]),
+    "Multi-AZ off in prod": (lambda p: p["eu-west-1"].update(rds_multi_az=False), ["rds_multi_az (region eu-west-1) = False",
+                                                                                    "ehrbase_prod_overrides"]),
+    "deletion protection off in prod": (lambda p: p["eu-west-1"].update(rds_deletion_protection=False),
+                                        ["rds_deletion_protection", "switches off deletion protection"]),
+    "TLS 1.0 policy": (lambda p: p["eu-west-1"].update(ecs_ssl_policy="ELBSecurityPolicy-2016-08"), ["allows TLS older than 1.2"]),
+    "prefix ending in a hyphen": (lambda p: p["eu-west-1"].update(ehrbase_name_prefix="medzen-prod-"), ["not ending with a hyphen"]),
+    "reserved load balancer prefix": (lambda p: p["eu-west-1"].update(ehrbase_name_prefix="internal-prod-euw1"),
+                                      ["reserves for internal load balancer names"]),
+    "io1 without IOPS": (lambda p: p["eu-west-1"].update(rds_storage_type="io1"), ["rds_iops (region eu-west-1) = None",
+                                                                                    "needs provisioned IOPS"]),
+    "io1 IOPS above the ratio": (lambda p: p["eu-west-1"].update(rds_storage_type="io1", rds_iops=10000, rds_allocated_storage=100),
+                                 ["at most 50 IOPS per GB"]),
+    "engine version read as a float": (lambda p: p["eu-west-1"].update(rds_engine_version=16.1),
+                                       ["rds_engine_version (region eu-west-1) = 16.1", "YAML read it as a float"]),
+    "log retention CloudWatch does not offer": (lambda p: p["eu-west-1"].update(ecs_log_retention_days=45),
+                                                ["ecs_log_retention_days (region eu-west-1) = 45"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PLANS))
+def test_bad_plan_is_refused_with_variable_value_rule_and_fix(case):
+    edit, needles = BAD_PLANS[case]
+    one_error(with_region(edit), *needles)
+
+
+def test_prod_guarantee_may_be_overridden_knowingly_and_other_environments_are_free():
+    plan = with_region(lambda p: p["eu-west-1"].update(rds_multi_az=False, ehrbase_prod_overrides=["multi_az"]))
+    assert validate_plan(plan) == []
+    plan = with_region(lambda p: set_all(p, ehrbase_environment="staging", rds_deletion_protection=False))
+    assert validate_plan(plan) == []
+
+
+def test_good_variants_pass():
+    plan = with_region(lambda p: p["eu-west-1"].update(
+        rds_storage_type="io1", rds_iops=3000, rds_allocated_storage=100, ecs_ssl_policy="ELBSecurityPolicy-TLS13-1-3-2021-06",
+        ecs_log_retention_days=90, network_rds_admin_cidrs=["10.20.0.5/32"], ehrbase_zone_name="medzenhealth.app"))
+    assert validate_plan(plan) == []
+
+
+def test_typos_of_known_variables_are_named_and_others_left_alone():
+    from ansible_collections.medzen.ehrbase.plugins.filter.plan import plan_typos
+
+    known = ["network_vpc_cidr", "rds_instance_class", "ehrbase_domain"]
+    names = ["network_vpc_cdir", "rds_instance_clas", "ehrbase_domain", "ansible_host", "my_own_thing", "network_foo"]
+    assert plan_typos(names, known) == [
+        "network_vpc_cdir looks like a typo of network_vpc_cidr (no role reads network_vpc_cdir; it has no effect)",
+        "rds_instance_clas looks like a typo of rds_instance_class (no role reads rds_instance_clas; it has no effect)"]
