@@ -13,6 +13,7 @@ import os
 import yaml
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import (
+    creation_plan,
     global_names,
     region_short,
     resource_names,
@@ -116,6 +117,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "argspec_types_only": argspec_types_only,
+            "creation_plan": creation_plan,
             "plan_errors": plan_errors,
             "plan_typos": plan_typos,
             "role_option_names": role_option_names,

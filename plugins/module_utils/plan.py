@@ -588,6 +588,44 @@ def validate_plan(plans):
     return errors
 
 
+def creation_plan(prefix, public, private, domain, region):
+    """What the region roles create in a region that does not exist yet, as "<type> <name>" lines: check mode cannot
+    ask AWS about the resources that hang off a VPC that is not there, so it lists them from the plan and the naming
+    rule instead."""
+    names = resource_names(prefix)
+    layout = subnet_layout(public, private, prefix)
+    azs = sorted(set(s["az"][-1:] for s in layout))
+    lines = ["AWS::EC2::VPC %s" % names["vpc"]]
+    lines += ["AWS::EC2::Subnet %s %s" % (s["name"], s["cidr"]) for s in layout]
+    lines.append("AWS::EC2::InternetGateway %s" % names["internet_gateway"])
+    for az in azs:
+        lines += ["AWS::EC2::EIP for %s" % names["nat_gateway"].format(az=az),
+                  "AWS::EC2::NatGateway %s" % names["nat_gateway"].format(az=az)]
+    lines.append("AWS::EC2::RouteTable %s" % names["public_route_table"])
+    lines += ["AWS::EC2::RouteTable %s" % names["private_route_table"].format(az=az) for az in azs]
+    lines += ["AWS::EC2::SecurityGroup %s" % names[k] for k in ("alb_security_group", "ecs_security_group",
+                                                                 "rds_security_group")]
+    lines += ["AWS::KMS::Key alias/%s" % names["kms_alias"]]
+    lines += ["AWS::SecretsManager::Secret %s" % n for n in sorted(names["secrets"].values())]
+    lines += ["AWS::RDS::DBSubnetGroup %s" % names["db_subnet_group"],
+              "AWS::RDS::DBParameterGroup %s" % names["db_parameter_group"],
+              "AWS::RDS::DBInstance %s" % names["db"],
+              "PostgreSQL database ehrbase, roles and schemas on %s (db_init)" % names["db"],
+              "AWS::Logs::LogGroup %s" % names["log_group"],
+              "AWS::IAM::Role %s" % names["execution_role"], "AWS::IAM::Role %s" % names["task_role"],
+              "AWS::ECS::Cluster %s" % names["cluster"],
+              "AWS::CertificateManager::Certificate %s (+ %s.%s) and its DNS validation records" % (domain, region, domain),
+              "AWS::ElasticLoadBalancingV2::LoadBalancer %s" % names["alb"],
+              "AWS::ElasticLoadBalancingV2::TargetGroup %s" % names["target_group"],
+              "AWS::ElasticLoadBalancingV2::Listener %s:80 (redirect) and :443" % names["alb"],
+              "AWS::ECS::TaskDefinition %s" % names["task_family"],
+              "AWS::ECS::Service %s" % names["service"],
+              "AWS::ApplicationAutoScaling::ScalableTarget service/%s/%s" % (names["cluster"], names["service"]),
+              "AWS::ApplicationAutoScaling::ScalingPolicy %scpu70, %smemory80" % (names["scaling_policy_prefix"],
+                                                                                  names["scaling_policy_prefix"])]
+    return lines
+
+
 def subnet_layout(public, private, prefix):
     """The plan's subnets with generated names and tiers: medzen-prod-euw1-public-a, ..."""
     layout = []

@@ -36,8 +36,13 @@ def test_check_mode_on_empty_account_changes_nothing():
     for region in REGIONS:
         vpcs = aws("ec2", region).describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["medzen"]}])["Vpcs"]
         assert vpcs == [], "check mode created a VPC in %s" % region
-    # It says what it would create.
+    # It says what it would create: every resource of each new region, by type and name.
     assert all(recap(out)[r]["changed"] >= 1 for r in REGIONS), out
+    for prefix in ("medzen-local-euw1", "medzen-local-euc1", "medzen-local-afs1"):
+        for line in ("AWS::EC2::NatGateway %s-nat-b" % prefix, "AWS::RDS::DBInstance %s-db" % prefix,
+                     "AWS::SecretsManager::Secret %s/ehrbase/api-user" % prefix, "AWS::ECS::Service %s-ehrbase" % prefix,
+                     "AWS::ElasticLoadBalancingV2::TargetGroup %s-tg" % prefix):
+            assert line in out, line
 
 
 def test_site_builds_every_region(first_run):

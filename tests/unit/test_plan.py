@@ -314,3 +314,16 @@ def test_typos_of_known_variables_are_named_and_others_left_alone():
     assert plan_typos(names, known) == [
         "network_vpc_cdir looks like a typo of network_vpc_cidr (no role reads network_vpc_cdir; it has no effect)",
         "rds_instance_clas looks like a typo of rds_instance_class (no role reads rds_instance_clas; it has no effect)"]
+
+
+def test_creation_plan_lists_every_resource_of_a_new_region_by_type_and_name():
+    from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import creation_plan
+
+    r = region("primary", 0)
+    lines = creation_plan("medzen-prod-euw1", r["network_public_subnets"], r["network_private_subnets"],
+                          "ehr.medzenhealth.app", "eu-west-1")
+    assert "AWS::EC2::VPC medzen-prod-euw1-vpc" in lines
+    assert "AWS::EC2::Subnet medzen-prod-euw1-private-b 10.0.12.0/24" in lines
+    assert len([l for l in lines if l.startswith("AWS::EC2::NatGateway")]) == 2
+    assert len([l for l in lines if l.startswith("AWS::SecretsManager::Secret")]) == 5
+    assert "AWS::RDS::DBInstance medzen-prod-euw1-db" in lines and "AWS::ECS::Service medzen-prod-euw1-ehrbase" in lines
