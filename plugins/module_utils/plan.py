@@ -135,6 +135,14 @@ def region_short(region):
     return parts[0] + _DIRECTIONS.get(parts[1], parts[1][:2]) + parts[2]
 
 
+def _type_name(value):
+    """The YAML type a value was read as (ansible-core 2.19 wraps values in tagged subclasses of the builtins)."""
+    for kind in (bool, int, float, str, list, dict):
+        if isinstance(value, kind):
+            return kind.__name__
+    return type(value).__name__
+
+
 def _err(variable, value, rule, fix, region=None):
     where = " (region %s)" % region if region else ""
     return "%s%s = %r: %s. Fix: %s" % (variable, where, value, rule, fix)
@@ -366,7 +374,7 @@ def _check_engine_version(region, version):
         return []
     if not isinstance(version, str):
         return [_err("rds_engine_version", version, "must be a string; YAML read it as a %s (16.10 would become 16.1)"
-                     % type(version).__name__, "quote it, e.g. rds_engine_version: \"16.8\"", region)]
+                     % _type_name(version), "quote it, e.g. rds_engine_version: \"16.8\"", region)]
     if not re.match(r"^16\.\d{1,2}$", version):
         return [_err("rds_engine_version", version, "EHRbase runs here on PostgreSQL 16.x (major.minor)",
                      "use a 16.x version RDS offers, e.g. 16.8 (aws rds describe-db-engine-versions "
@@ -408,7 +416,7 @@ def _check_version(region, version):
         return []
     if not isinstance(version, str):
         return [_err("ecs_ehrbase_version", version, "must be a string; YAML read it as a %s"
-                     % type(version).__name__, "quote it, e.g. ecs_ehrbase_version: \"2.30.0\"", region)]
+                     % _type_name(version), "quote it, e.g. ecs_ehrbase_version: \"2.30.0\"", region)]
     pinned = re.match(r"^2\.(\d+)\.\d+(?:-[A-Za-z0-9][A-Za-z0-9.-]*)?$", version)
     if not pinned:
         return [_err("ecs_ehrbase_version", version, "must pin an EHRbase 2.x release (2.y.z or 2.y.z-suffix, "
