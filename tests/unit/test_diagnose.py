@@ -179,3 +179,26 @@ def test_tasks_of_a_release_in_progress_that_exit_are_named_while_the_old_ones_s
     result = conclude(ev)
     assert result["status"] == "degraded"
     assert "tasks stop: Essential container in task exited (exit code 1, image ehrbase/ehrbase:2.32.0-broken)" in result["summary"]
+
+
+def test_a_read_survives_any_answer_a_service_gives_and_records_it():
+    """One service answering garbage (an emulator's or a proxy's HTML 500 page) or refusing must not end a report;
+    a bug in our own code must."""
+    from botocore.exceptions import ClientError, EndpointConnectionError
+    from botocore.parsers import ResponseParserError
+
+    from ansible_collections.medzen.ehrbase.plugins.module_utils.reads import Reader
+
+    r = Reader(None)
+
+    def fail(exc):
+        def call():
+            raise exc
+        return call
+
+    assert r.read("rds_versions", fail(ResponseParserError("invalid XML received"))) is None
+    assert r.read("ecs", fail(EndpointConnectionError(endpoint_url="https://ecs.af-south-1.amazonaws.com"))) is None
+    assert r.read("kms", fail(ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "DescribeKey"))) is None
+    assert sorted(r.errors) == ["ecs", "kms", "rds_versions"] and "invalid XML" in r.errors["rds_versions"]
+    with pytest.raises(KeyError):
+        r.read("bug", fail(KeyError("taskArns")))
