@@ -611,8 +611,8 @@ def creation_plan(prefix, public, private, domain, region):
                   "AWS::EC2::NatGateway %s" % names["nat_gateway"].format(az=az)]
     lines.append("AWS::EC2::RouteTable %s" % names["public_route_table"])
     lines += ["AWS::EC2::RouteTable %s" % names["private_route_table"].format(az=az) for az in azs]
-    lines += ["AWS::EC2::SecurityGroup %s" % names[k] for k in ("alb_security_group", "ecs_security_group",
-                                                                 "rds_security_group")]
+    groups = ("alb_security_group", "ecs_security_group", "rds_security_group")
+    lines += ["AWS::EC2::SecurityGroup %s" % names[k] for k in groups]
     lines += ["AWS::KMS::Key alias/%s" % names["kms_alias"]]
     lines += ["AWS::SecretsManager::Secret %s" % n for n in sorted(names["secrets"].values())]
     lines += ["AWS::RDS::DBSubnetGroup %s" % names["db_subnet_group"],
