@@ -349,7 +349,9 @@ def test_second_run_changes_nothing_and_never_prints_a_secret(first_run):
     ecs = aws("ecs", "eu-west-1")
     ecs.update_service(cluster="medzen-local-euw1-cluster", service="medzen-local-euw1-ehrbase", desiredCount=3)
     revisions = len(ecs.list_task_definitions(familyPrefix="medzen-local-euw1-ehrbase")["taskDefinitionArns"])
-    rc, out = run_playbook("site.yml", "-vvv")
+    # All regions at once (the opt-in), like every no-op below: the serial default is what first_run and the AWX
+    # site job prove; a no-op's result does not depend on the order.
+    rc, out = run_playbook("site.yml", "-vvv", "-e", "ehrbase_parallel_regions=true")
     svc = ecs.describe_services(cluster="medzen-local-euw1-cluster", services=["medzen-local-euw1-ehrbase"])["services"][0]
     assert svc["desiredCount"] == 3, "the re-run reset an autoscaled task count"
     assert len(ecs.list_task_definitions(familyPrefix="medzen-local-euw1-ehrbase")["taskDefinitionArns"]) == revisions
@@ -367,7 +369,7 @@ def test_second_run_changes_nothing_and_never_prints_a_secret(first_run):
 
 
 def test_check_mode_on_converged_state_changes_nothing(first_run):
-    rc, out = run_playbook("site.yml", "--check", "--diff")
+    rc, out = run_playbook("site.yml", "--check", "--diff", "-e", "ehrbase_parallel_regions=true")
     assert rc == 0, out[-5000:]
     assert all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
 
@@ -439,8 +441,8 @@ def test_failover_drill_and_rollback_run_end_to_end(first_run):
     assert svc["desiredCount"] == 0 and svc["status"] == "ACTIVE"  # scaled, not deleted
     rc, out = run_playbook("playbooks/rollback_single_region.yml")
     assert rc == 0 and all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
-    # Undo = site.yml: the tree and the task counts come back, every region verified.
-    rc, out = run_playbook("site.yml")
+    # Undo = site.yml: the tree and the task counts come back, every region verified (no release: all at once).
+    rc, out = run_playbook("site.yml", "-e", "ehrbase_parallel_regions=true")
     assert rc == 0, out[-4000:]
     assert "Africa -> af-south-1, Europe -> eu-west-1, elsewhere -> eu-west-1" in out
     svc = ecs.describe_services(cluster="medzen-local-afs1-cluster", services=["medzen-local-afs1-ehrbase"])["services"][0]
@@ -740,7 +742,7 @@ def test_site_with_a_broken_version_stops_after_the_first_region(first_run):
     rc, out = run_playbook("site.yml", "-e", "ecs_ehrbase_version=2.32.0-broken")
     assert rc != 0 and "RELEASE FAILED in eu-west-1" in out, out[-4000:]
     assert {r: running(r) for r in REGIONS} == before
-    # Back to the inventory's version through the same gate.
-    rc, out = run_playbook("site.yml")
+    # Back to the inventory's version through the same gate, as docs/upgrade.md says (region by region).
+    rc, out = run_playbook("playbooks/upgrade.yml", "-e", "ecs_ehrbase_version=2.30.0")
     assert rc == 0, out[-4000:]
     assert all(running(r)[1] == "ehrbase/ehrbase:2.30.0" for r in REGIONS)
