@@ -71,7 +71,7 @@ def site_job():
     ("EHRbase - failover drill", {}, "'drill_region' value missing"),
     ("EHRbase - verify", {"verify_timeout": 5}, "'verify_timeout' value 5 is too small"),
     ("EHRbase - verify", {"verify_timeout": "300"}, "expected to be an integer"),
-    ("EHRbase - deploy (site)", {"ehrbase_parallel_regions": "yes"}, "for 'ehrbase_parallel_regions' expected to be one of"),
+    ("EHRbase - deploy (site)", {"ehrbase_region_rollout": "yes"}, "for 'ehrbase_region_rollout' expected to be one of"),
     ("EHRbase - teardown", {"teardown_target": "eu-west-2", "teardown_confirm": "local/eu-west-2"}, "expected to be one of"),
 ])
 def test_a_survey_answer_outside_the_survey_is_refused_at_launch(template, answers, message):

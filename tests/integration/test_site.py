@@ -45,13 +45,27 @@ def test_check_mode_on_empty_account_changes_nothing():
             assert line in out, line
 
 
+def batches(out, task_prefix):
+    """The hosts that ran each occurrence of a task, in order: one list per batch of the region play."""
+    found, current = [], None
+    for line in out.splitlines():
+        if line.startswith("TASK ["):
+            current = [] if line.startswith(task_prefix) else None
+            if current is not None:
+                found.append(current)
+        elif current is not None:
+            m = re.match(r"^(ok|changed|skipping|fatal): \[([a-z0-9-]+)\]", line)
+            if m:
+                current.append(m.group(2))
+    return [sorted(set(hosts)) for hosts in found]
+
+
 def test_site_builds_every_region(first_run):
     rc, out = first_run
     assert rc == 0, out[-5000:]
     assert list(recap(out)) and all(recap(out)[r]["failed"] == 0 for r in REGIONS)
-    # Regions ran one at a time in inventory order.
-    order = [line for line in out.splitlines() if line.startswith("TASK [medzen.ehrbase.network : VPC")]
-    assert len(order) == 3
+    # The primary alone first (its failure would stop the run before any other region), then the others together.
+    assert batches(out, "TASK [medzen.ehrbase.network : VPC") == [["eu-west-1"], ["af-south-1", "eu-central-1"]]
 
 
 def check_subnets(ec2, region, net, inv):
@@ -344,14 +358,64 @@ def test_a_new_certificate_nobody_validates_stops_at_once_with_the_records(first
     assert time.time() - started < 120, "it waited for a certificate nobody validates"
 
 
+KMS_PLAY = """---
+- name: The rds role's key step alone
+  hosts: af-south-1
+  gather_facts: false
+  module_defaults:
+    group/medzen.ehrbase.aws: "{{ ehrbase_aws_regional }}"
+  tasks:
+    - name: Region key
+      ansible.builtin.include_role:
+        name: medzen.ehrbase.rds
+        tasks_from: kms
+"""
+
+
+def run_kms_step():
+    play = os.path.join(ROOT, "zz_kms_probe.yml")
+    with open(play, "w") as fh:
+        fh.write(KMS_PLAY)
+    try:
+        return run_playbook(play)
+    finally:
+        os.remove(play)
+
+
+def test_a_key_left_without_its_alias_is_adopted_never_duplicated(first_run):
+    """A run stopped between CreateKey and CreateAlias (throttled) left a key of ours without an alias: the next run
+    gives it the alias instead of creating a second key; two such keys are named, not guessed at."""
+    kms = aws("kms", "af-south-1")
+    alias = "alias/%s-ehrbase" % PREFIX["af-south-1"]
+    key_id = kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"]
+    keys_before = len(kms.list_keys()["Keys"])
+    kms.delete_alias(AliasName=alias)
+    rc, out = run_kms_step()
+    assert rc == 0, out[-3000:]
+    assert kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"] == key_id
+    assert len(kms.list_keys()["Keys"]) == keys_before, "a second key was created"
+    # Two orphans: refused, nothing changed.
+    tags = [{"TagKey": k, "TagValue": v} for k, v in (("Project", "medzen"), ("Environment", "local"),
+                                                       ("ManagedBy", "ansible/medzen.ehrbase"), ("Region", "af-south-1"))]
+    twin = kms.create_key(Description="EHRbase af-south-1 - RDS storage, snapshots and Secrets Manager secrets",
+                          Tags=tags)["KeyMetadata"]["KeyId"]
+    kms.delete_alias(AliasName=alias)
+    try:
+        rc, out = run_kms_step()
+        text = " ".join(out.split())
+        assert rc != 0 and "2 KMS keys of this deployment without the alias" in text and twin in text, out[-3000:]
+        assert "Nothing was changed" in text
+    finally:
+        kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+        kms.schedule_key_deletion(KeyId=twin, PendingWindowInDays=7)
+
+
 def test_second_run_changes_nothing_and_never_prints_a_secret(first_run):
     # Autoscaling moved a region to 3 tasks: a re-run must leave that alone.
     ecs = aws("ecs", "eu-west-1")
     ecs.update_service(cluster="medzen-local-euw1-cluster", service="medzen-local-euw1-ehrbase", desiredCount=3)
     revisions = len(ecs.list_task_definitions(familyPrefix="medzen-local-euw1-ehrbase")["taskDefinitionArns"])
-    # All regions at once (the opt-in), like every no-op below: the serial default is what first_run and the AWX
-    # site job prove; a no-op's result does not depend on the order.
-    rc, out = run_playbook("site.yml", "-vvv", "-e", "ehrbase_parallel_regions=true")
+    rc, out = run_playbook("site.yml", "-vvv")
     svc = ecs.describe_services(cluster="medzen-local-euw1-cluster", services=["medzen-local-euw1-ehrbase"])["services"][0]
     assert svc["desiredCount"] == 3, "the re-run reset an autoscaled task count"
     assert len(ecs.list_task_definitions(familyPrefix="medzen-local-euw1-ehrbase")["taskDefinitionArns"]) == revisions
@@ -369,7 +433,7 @@ def test_second_run_changes_nothing_and_never_prints_a_secret(first_run):
 
 
 def test_check_mode_on_converged_state_changes_nothing(first_run):
-    rc, out = run_playbook("site.yml", "--check", "--diff", "-e", "ehrbase_parallel_regions=true")
+    rc, out = run_playbook("site.yml", "--check", "--diff")
     assert rc == 0, out[-5000:]
     assert all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
 
@@ -441,8 +505,8 @@ def test_failover_drill_and_rollback_run_end_to_end(first_run):
     assert svc["desiredCount"] == 0 and svc["status"] == "ACTIVE"  # scaled, not deleted
     rc, out = run_playbook("playbooks/rollback_single_region.yml")
     assert rc == 0 and all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
-    # Undo = site.yml: the tree and the task counts come back, every region verified (no release: all at once).
-    rc, out = run_playbook("site.yml", "-e", "ehrbase_parallel_regions=true")
+    # Undo = site.yml: the tree and the task counts come back, every region verified.
+    rc, out = run_playbook("site.yml")
     assert rc == 0, out[-4000:]
     assert "Africa -> af-south-1, Europe -> eu-west-1, elsewhere -> eu-west-1" in out
     svc = ecs.describe_services(cluster="medzen-local-afs1-cluster", services=["medzen-local-afs1-ehrbase"])["services"][0]
@@ -742,7 +806,13 @@ def test_site_with_a_broken_version_stops_after_the_first_region(first_run):
     rc, out = run_playbook("site.yml", "-e", "ecs_ehrbase_version=2.32.0-broken")
     assert rc != 0 and "RELEASE FAILED in eu-west-1" in out, out[-4000:]
     assert {r: running(r) for r in REGIONS} == before
-    # Back to the inventory's version through the same gate, as docs/upgrade.md says (region by region).
-    rc, out = run_playbook("playbooks/upgrade.yml", "-e", "ecs_ehrbase_version=2.30.0")
+    # Back to the inventory's version through the same gate: the primary alone, then the two others - which run
+    # beside each other - release in turn, one region at a time, in the play after.
+    rc, out = run_playbook("site.yml")
     assert rc == 0, out[-4000:]
+    released = re.findall(r"^TASK \[medzen\.ehrbase\.ecs : Released in ([a-z0-9-]+): ", out, re.M)
+    assert released == ["eu-west-1", "eu-central-1", "af-south-1"], released
+    waiting = out[out.index("PLAY [Region - releases waiting for their turn"):]
+    assert "Released in eu-central-1" in waiting and "Released in af-south-1" in waiting
+    assert "Released in eu-west-1" not in waiting
     assert all(running(r)[1] == "ehrbase/ehrbase:2.30.0" for r in REGIONS)

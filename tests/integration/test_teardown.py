@@ -146,7 +146,7 @@ def test_second_teardown_changes_nothing(deployed):
 
 def test_site_rebuilds_everything_after_teardown(deployed):
     # All regions at once (the opt-in): the rebuild is the slowest step of the suite.
-    rc, out = run_playbook("site.yml", "-e", "ehrbase_parallel_regions=true")
+    rc, out = run_playbook("site.yml", "-e", "ehrbase_region_rollout=parallel")
     assert rc == 0, out[-4000:]
     assert "Africa -> af-south-1, Europe -> eu-west-1, elsewhere -> eu-west-1" in out
     assert all(vpc_count(r) == 1 for r in REGIONS)
