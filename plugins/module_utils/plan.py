@@ -515,8 +515,8 @@ def _check_domain(domain):
 
 
 def _check_zone(domain, zone):
-    if zone is None or not isinstance(domain, str):
-        return []
+    if zone is None or not isinstance(domain, str) or not domain:
+        return []  # no domain: its own message says what to do
     if not isinstance(zone, str) or not zone or zone.endswith("."):
         return [_err("ehrbase_zone_name", zone, "must be the hosted zone's name, without a trailing dot",
                      "e.g. medzenhealth.app")]
