@@ -395,8 +395,8 @@ def test_a_key_left_without_its_alias_is_adopted_never_duplicated(first_run):
     assert kms.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"] == key_id
     assert len(kms.list_keys()["Keys"]) == keys_before, "a second key was created"
     # Two orphans: refused, nothing changed.
-    tags = [{"TagKey": k, "TagValue": v} for k, v in (("Project", "medzen"), ("Environment", "local"),
-                                                       ("ManagedBy", "ansible/medzen.ehrbase"), ("Region", "af-south-1"))]
+    ours = {"Project": "medzen", "Environment": "local", "ManagedBy": "ansible/medzen.ehrbase", "Region": "af-south-1"}
+    tags = [{"TagKey": k, "TagValue": v} for k, v in ours.items()]
     twin = kms.create_key(Description="EHRbase af-south-1 - RDS storage, snapshots and Secrets Manager secrets",
                           Tags=tags)["KeyMetadata"]["KeyId"]
     kms.delete_alias(AliasName=alias)
