@@ -369,12 +369,17 @@ def _check_master_user(region, plan):
     return []
 
 
+def _not_a_string(variable, version, example, region, why=""):
+    """Version numbers YAML reads as numbers (16.10 -> 16.1): one message for every version variable."""
+    return [_err(variable, version, "must be a string; YAML read it as a %s%s" % (_type_name(version), why),
+                 "quote it, e.g. %s: \"%s\"" % (variable, example), region)]
+
+
 def _check_engine_version(region, version):
     if version is None:
         return []
     if not isinstance(version, str):
-        return [_err("rds_engine_version", version, "must be a string; YAML read it as a %s (16.10 would become 16.1)"
-                     % _type_name(version), "quote it, e.g. rds_engine_version: \"16.8\"", region)]
+        return _not_a_string("rds_engine_version", version, "16.8", region, " (16.10 would become 16.1)")
     if not re.match(r"^16\.\d{1,2}$", version):
         return [_err("rds_engine_version", version, "EHRbase runs here on PostgreSQL 16.x (major.minor)",
                      "use a 16.x version RDS offers, e.g. 16.8 (aws rds describe-db-engine-versions "
@@ -415,8 +420,7 @@ def _check_version(region, version):
     if version is None:
         return []
     if not isinstance(version, str):
-        return [_err("ecs_ehrbase_version", version, "must be a string; YAML read it as a %s"
-                     % _type_name(version), "quote it, e.g. ecs_ehrbase_version: \"2.30.0\"", region)]
+        return _not_a_string("ecs_ehrbase_version", version, "2.30.0", region)
     pinned = re.match(r"^2\.(\d+)\.\d+(?:-[A-Za-z0-9][A-Za-z0-9.-]*)?$", version)
     if not pinned:
         return [_err("ecs_ehrbase_version", version, "must pin an EHRbase 2.x release (2.y.z or 2.y.z-suffix, "
