@@ -1,6 +1,10 @@
 """Local environment for medzen.ehrbase: the AWS emulator and its companions.
 
     localenv.py up | down | status | reset
+    localenv.py backup <region>    EMULATION: a backup copy of the region's database now (see backups.py)
+    localenv.py lose <region>      EMULATION of losing a region: its PostgreSQL and EHRbase stand-in stop and its
+                                   AWS API answers every call with an error (each call is logged)
+    localenv.py restore <region>   undo `lose`: the region's API answers again, its servers start
 
 `up` is idempotent: a service that already runs (pid file alive and port
 answering) is reused with its state, so a second `make local` converges the same
@@ -154,13 +158,78 @@ def services():
     )
     import pg
 
+    import backups
+
     moto.env["EHRBASE_LOCAL_PG"] = pg.pg_port_map()
-    found = [moto] + pg.services(Service)
+    restored = [pg.server(Service, "postgres-restored-" + ident, os.path.join(backups.restored_dir(ident), "data"),
+                          number) for ident, number in backups.restored_servers().items()]
+    found = [moto] + pg.services(Service) + restored
     try:
         import standin
     except ImportError:
         return found
     return found + standin.services(Service)
+
+
+def lost_dir():
+    return os.path.join(STATE, "lost")
+
+
+def region_services(region):
+    return [s for s in services() if s.name in ("postgres-" + region, "standin-" + region)]
+
+
+def lose(region):
+    """The region's API answers with errors (moto_shims.py reads the flag) and its servers stop."""
+    os.makedirs(lost_dir(), exist_ok=True)
+    with open(os.path.join(lost_dir(), region), "w") as fh:
+        fh.write(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    for svc in reversed(region_services(region)):
+        svc.stop()
+    print("EMULATION: %s is lost - its AWS API answers every call with an error (calls are logged in %s.calls), its "
+          "PostgreSQL and EHRbase stand-in are stopped. Undo: python local/localenv.py restore %s"
+          % (region, os.path.join(lost_dir(), region), region))
+
+
+def restore(region):
+    flag = os.path.join(lost_dir(), region)
+    if os.path.exists(flag):
+        os.unlink(flag)
+    for svc in region_services(region):
+        svc.start()
+    print("%s answers again (API, PostgreSQL, EHRbase stand-in)" % region)
+
+
+def backup(region):
+    import backups
+
+    copy = backups.take(region)
+    print("EMULATION: backup copy of %s taken at %s (%s) -> %s" % (region, copy["time"], ", ".join(copy["databases"]),
+                                                                   os.path.relpath(copy["path"], ROOT)))
+
+
+def reset_extras():
+    """What `reset` empties besides the emulator and the regions' databases: restored servers, copies, lost flags."""
+    import shutil
+
+    import backups
+
+    for ident in backups.restored_servers():
+        backups.discard(Service, ident)
+    for path in (os.path.join(STATE, "backups"), lost_dir()):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def up():
+    lost = set(os.listdir(lost_dir())) if os.path.isdir(lost_dir()) else set()
+    for svc in services():
+        if any(svc.name in ("postgres-" + r, "standin-" + r) for r in lost):
+            print("%-22s not started: its region is lost (python local/localenv.py restore <region>)" % svc.name)
+            continue
+        svc.start()
+
+
+REGION_COMMANDS = {"backup": backup, "lose": lose, "restore": restore}
 
 
 def main(argv):
@@ -169,8 +238,7 @@ def main(argv):
     os.makedirs(LOGS, exist_ok=True)
     cmd = argv[0] if argv else "status"
     if cmd == "up":
-        for svc in services():
-            svc.start()
+        up()
     elif cmd == "down":
         for svc in reversed(services()):
             svc.stop()
@@ -184,7 +252,15 @@ def main(argv):
                                                       data=b""), timeout=30).read()
         for region in pg.REGIONS:
             pg.reset(region)
-        print("emulator and local PostgreSQL servers emptied")
+        reset_extras()
+        print("emulator and local PostgreSQL servers emptied (restored servers, backup copies and lost flags removed)")
+    elif cmd in REGION_COMMANDS:
+        import pg
+
+        if len(argv) != 2 or argv[1] not in pg.REGIONS:
+            print("usage: localenv.py %s <region>, one of %s" % (cmd, ", ".join(pg.REGIONS)))
+            return 2
+        REGION_COMMANDS[cmd](argv[1])
     elif cmd == "status":
         for svc in services():
             print(svc.status())

@@ -289,6 +289,12 @@ def apply():
 
     ecs_plane.apply()
 
+    # 17. RDS automated-backup replication, restores from its copies, and a lost region: an EMULATION with real
+    #     dumps and real PostgreSQL servers (moto has no replication call and keeps no data), see backup_plane.py.
+    import backup_plane
+
+    backup_plane.apply()
+
 
 def _cost_table():
     import json

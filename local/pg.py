@@ -47,11 +47,15 @@ def ensure_traversable(path):
         path = os.path.dirname(path)
 
 
-def socket_dir(region):
+def socket_for_port(number):
     """Outside the checkout: tools that walk the repo (ansible-lint) choke on sockets."""
     import tempfile
 
-    return os.path.join(tempfile.gettempdir(), "medzen-ehrbase-pg-%d" % port(region))
+    return os.path.join(tempfile.gettempdir(), "medzen-ehrbase-pg-%d" % number)
+
+
+def socket_dir(region):
+    return socket_for_port(port(region))
 
 
 def pg_port_map():
@@ -70,12 +74,12 @@ def check_data_version(data):
                          "down` and delete %s) and start again - it is re-created empty." % (data, have, want, data))
 
 
-def make_service(Service, region):
-    data = datadir(region)
+def server(Service, name, data, number):
+    """A PostgreSQL server as a localenv Service: initdb on first start, superuser only through its socket."""
 
     class PgService(Service):
         def prepare(self):
-            sock = socket_dir(region)
+            sock = socket_for_port(number)
             os.makedirs(sock, exist_ok=True)
             if os.geteuid() == 0:
                 ent = pwd.getpwnam("postgres")
@@ -98,15 +102,19 @@ def make_service(Service, region):
             with open(os.path.join(data, "postgresql.auto.conf"), "a") as fh:
                 fh.write("listen_addresses = '127.0.0.1'\nport = %d\n"
                          "password_encryption = 'scram-sha-256'\nmax_connections = 50\n"
-                         "shared_buffers = 32MB\nfsync = off\n" % port(region))
+                         "shared_buffers = 32MB\nfsync = off\n" % number)
             # Superuser only through the socket; TCP needs a password, like RDS.
             with open(os.path.join(data, "pg_hba.conf"), "w") as fh:
                 fh.write("local all postgres trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
 
-    argv = [os.path.join(PG_BIN, "postgres"), "-D", data, "-k", socket_dir(region)]
+    argv = [os.path.join(PG_BIN, "postgres"), "-D", data, "-k", socket_for_port(number)]
     if os.geteuid() == 0:
         argv = ["runuser", "-u", "postgres", "--"] + argv
-    return PgService("postgres-" + region, port(region), argv, ready_timeout=60)
+    return PgService(name, number, argv, ready_timeout=60)
+
+
+def make_service(Service, region):
+    return server(Service, "postgres-" + region, datadir(region), port(region))
 
 
 def services(Service):
