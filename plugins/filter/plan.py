@@ -45,6 +45,8 @@ PLAN_VARIABLES = (
     "rds_allocated_storage",
     "rds_backup_retention_days",
     "rds_password_length",
+    "rds_backup_copy_region",
+    "ehrbase_backup_partner",
     "ecs_ehrbase_version",
     "ecs_task_cpu",
     "ecs_task_memory",
@@ -71,7 +73,7 @@ def plan_errors(hostvars, regions):
 
 # Variable name prefixes of this collection's roles and playbooks: only these are checked for typos.
 OWN_PREFIXES = ("ehrbase_", "network_", "rds_", "db_init_", "ecs_", "route53_", "monitoring_", "teardown_",
-                "preflight_", "verify_", "drill_", "rollback_", "report_", "maintenance_", "cost_", "upgrade_")
+                "preflight_", "verify_", "drill_", "rollback_", "report_", "maintenance_", "cost_", "upgrade_", "recover_")
 
 
 def role_option_names(role, roles_dir):

@@ -78,6 +78,11 @@ RESOURCE_NAMES = {
     "scaling_policy_prefix": "{p}-",
     "release_snapshot_prefix": "{p}-pre-",
     "secret_prefix": "{p}/ehrbase",
+    # In the backup partner region: the key of this region's backup copies and secret replicas, and the instances
+    # a backup drill (temporary) and a region recovery (kept) restore from the copies.
+    "backup_copy_kms_alias": "{p}-ehrbase-copies",
+    "drill_db": "{p}-db-drill",
+    "recovered_db": "{p}-db-recovered",
 }
 # The region's secrets, by the key the roles use for each (rds_outputs.secret_names has the same keys).
 SECRET_NAMES = {
@@ -118,6 +123,7 @@ NAME_LIMITS = (
     ("application load balancer", "alb", 32, r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"),
     ("target group", "target_group", 32, r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"),
     ("RDS instance identifier", "db", 63, r"^[a-z][a-z0-9-]*[a-z0-9]$"),
+    ("RDS instance identifier of a recovered database", "recovered_db", 63, r"^[a-z][a-z0-9-]*[a-z0-9]$"),
     ("RDS parameter group", "db_parameter_group", 255, r"^[a-z][a-z0-9-]*[a-z0-9]$"),
     ("ECS cluster", "cluster", 255, r"^[A-Za-z0-9_-]+$"),
     ("IAM role", "execution_role", 64, r"^[\w+=,.@-]+$"),
@@ -570,6 +576,29 @@ def _check_across_regions(plans):
                                "also be another's (IAM roles are global: they would be shared)" % ", ".join(regions),
                                "leave ehrbase_name_prefix to its default (<project>-<environment>-<region short>)"))
     errors.extend(_check_vpcs_distinct(plans))
+    errors.extend(_check_backup_partners(plans))
+    return errors
+
+
+def _check_backup_partners(plans):
+    """Each region's backup copies go to another region of this plan (whose key and subnets hold them)."""
+    errors = []
+    for region, plan in sorted(plans.items()):
+        variable = "rds_backup_copy_region" if plan.get("rds_backup_copy_region") is not None else "ehrbase_backup_partner"
+        partner = plan.get(variable)
+        if partner in (None, ""):
+            continue
+        fix = ("map it to another region of this inventory in ehrbase_backup_partners (e.g. eu-west-1: eu-central-1), "
+               "or set ehrbase_backup_copies: false for this region (data residency) to keep no copy elsewhere")
+        if not isinstance(partner, str):
+            errors.append(_err(variable, partner, "must be a region name (a string)", fix, region))
+        elif partner == region:
+            errors.append(_err(variable, partner, "copies in the region they protect are lost with it",
+                               fix, region))
+        elif partner not in plans:
+            errors.append(_err(variable, partner, "is not a region of this deployment (%s): nothing "
+                               "there holds the key and subnets to restore into" % ", ".join(sorted(plans)), fix,
+                               region))
     return errors
 
 
@@ -600,7 +629,7 @@ def validate_plan(plans):
     return errors
 
 
-def creation_plan(prefix, public, private, domain, region):
+def creation_plan(prefix, public, private, domain, region, partner=""):
     """What the region roles create in a region that does not exist yet, as "<type> <name>" lines: check mode cannot
     ask AWS about the resources that hang off a VPC that is not there, so it lists them from the plan and the naming
     rule instead."""
@@ -618,11 +647,17 @@ def creation_plan(prefix, public, private, domain, region):
     groups = ("alb_security_group", "ecs_security_group", "rds_security_group")
     lines += ["AWS::EC2::SecurityGroup %s" % names[k] for k in groups]
     lines += ["AWS::KMS::Key alias/%s" % names["kms_alias"]]
-    lines += ["AWS::SecretsManager::Secret %s" % n for n in sorted(names["secrets"].values())]
+    if partner:
+        lines += ["AWS::KMS::Key alias/%s in %s (backup copies, secret replicas)" % (names["backup_copy_kms_alias"],
+                                                                                     partner)]
+    lines += ["AWS::SecretsManager::Secret %s%s" % (n, " (+ replica in %s)" % partner if partner else "")
+              for n in sorted(names["secrets"].values())]
     lines += ["AWS::RDS::DBSubnetGroup %s" % names["db_subnet_group"],
               "AWS::RDS::DBParameterGroup %s" % names["db_parameter_group"],
-              "AWS::RDS::DBInstance %s" % names["db"],
-              "PostgreSQL database ehrbase, roles and schemas on %s (db_init)" % names["db"],
+              "AWS::RDS::DBInstance %s" % names["db"]]
+    if partner:
+        lines.append("AWS::RDS::DBInstanceAutomatedBackupsReplication %s -> %s" % (names["db"], partner))
+    lines += ["PostgreSQL database ehrbase, roles and schemas on %s (db_init)" % names["db"],
               "AWS::Logs::LogGroup %s" % names["log_group"],
               "AWS::IAM::Role %s" % names["execution_role"], "AWS::IAM::Role %s" % names["task_role"],
               "AWS::ECS::Cluster %s" % names["cluster"],

@@ -1,0 +1,73 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: MedZen Health
+# Apache License 2.0
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: rds_backup_copy_info
+short_description: The copies of other regions' RDS backups held in this region
+version_added: "0.1.0"
+author: MedZen Health platform team (@medzen)
+description:
+  - Lists the replicated automated backups in the module's O(region) (the destination), newest recovery point
+    first, with their restore window. Reads only this region's API, so it works while the source region is down.
+  - Why a custom module - no amazon.aws or community.aws module lists C(DescribeDBInstanceAutomatedBackups).
+options:
+  source_db_instance_arn:
+    description: Only the copies of this source DB instance.
+    type: str
+  source_db_instance_identifier:
+    description: Only the copies of a source DB instance with this identifier.
+    type: str
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Copies of eu-west-1's database kept in eu-central-1
+  medzen.ehrbase.rds_backup_copy_info:
+    region: eu-central-1
+    source_db_instance_identifier: medzen-prod-euw1-db
+  register: copies
+"""
+
+RETURN = r"""
+copies:
+  description: Replicated automated backups, newest recovery point first (snake_case AWS fields).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.medzen.ehrbase.plugins.module_utils.backup_copies import list_copies, snake
+from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            source_db_instance_arn=dict(type="str"),
+            source_db_instance_identifier=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    client = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        copies = list_copies(client, module.params["source_db_instance_arn"],
+                             module.params["source_db_instance_identifier"])
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg="Could not list the backup copies in %s" % module.region)
+    module.exit_json(changed=False, copies=[snake(c) for c in copies])
+
+
+if __name__ == "__main__":
+    main()
