@@ -127,7 +127,7 @@ def _restore_kwargs(rec, params):
         "allocated_storage": rec["allocated_storage"], "storage_type": params.get("StorageType") or rec["storage_type"],
         "master_username": rec["master_username"], "db_subnet_group_name": params.get("DBSubnetGroupName"),
         "vpc_security_group_ids": params.get("VpcSecurityGroupIds") or [], "multi_az": bool(params.get("MultiAZ")),
-        "storage_encrypted": True, "kms_key_id": params.get("KmsKeyId") or rec["kms"], "publicly_accessible": False,
+        "storage_encrypted": True, "kms_key_id": rec["kms"], "publicly_accessible": False,
         "tags": params.get("Tags") or [], "deletion_protection": bool(params.get("DeletionProtection")),
         "copy_tags_to_snapshot": bool(params.get("CopyTagsToSnapshot")), "port": 5432,
         "db_parameter_group_name": params.get("DBParameterGroupName"),

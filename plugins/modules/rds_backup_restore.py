@@ -14,7 +14,8 @@ version_added: "0.1.0"
 author: MedZen Health platform team (@medzen)
 description:
   - Creates a new DB instance in the module's O(region) from a replicated automated backup held there (its newest
-    restorable point, or O(restore_time)). Uses only this region's API.
+    restorable point, or O(restore_time)). Uses only this region's API. The instance is encrypted with the key that
+    encrypts the copies (AWS takes no other key for this restore).
   - Idempotent - an instance with O(db_instance_identifier) that exists already is returned as it is (never
     restored over). Does not wait; poll M(amazon.aws.rds_instance_info) for C(available). Delete the instance with
     M(amazon.aws.rds_instance) O(amazon.aws.rds_instance#module:state=absent).
@@ -45,9 +46,6 @@ options:
     type: list
     elements: str
     required: true
-  kms_key_id:
-    description: KMS key of this region that encrypts the new instance.
-    type: str
   multi_az:
     description: Standby in a second availability zone.
     type: bool
@@ -111,9 +109,8 @@ def restore_args(p):
         args["RestoreTime"] = p["restore_time"]
     else:
         args["UseLatestRestorableTime"] = True
-    for key, param in (("KmsKeyId", "kms_key_id"), ("DBParameterGroupName", "db_parameter_group_name")):
-        if p[param]:
-            args[key] = p[param]
+    if p["db_parameter_group_name"]:
+        args["DBParameterGroupName"] = p["db_parameter_group_name"]
     return args
 
 
@@ -135,7 +132,6 @@ def main():
             db_instance_class=dict(type="str", required=True),
             db_subnet_group_name=dict(type="str", required=True),
             vpc_security_group_ids=dict(type="list", elements="str", required=True),
-            kms_key_id=dict(type="str"),
             multi_az=dict(type="bool", default=False),
             deletion_protection=dict(type="bool", default=False),
             db_parameter_group_name=dict(type="str"),
