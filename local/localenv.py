@@ -229,6 +229,22 @@ def up():
         svc.start()
 
 
+def reset():
+    """Wipes the local deployment: the emulator's state, every local database, restored servers, copies, lost flags."""
+    import urllib.request
+
+    import pg
+
+    host, port = aws_endpoint()
+    urllib.request.urlopen(urllib.request.Request("http://%s:%d/moto-api/reset" % (host, port), method="POST",
+                                                  data=b""), timeout=30).read()
+    reset_extras()
+    up()  # a region `lose` stopped runs again
+    for region in pg.REGIONS:
+        pg.reset(region)
+    print("emulator and local PostgreSQL servers emptied (restored servers, backup copies and lost flags removed)")
+
+
 REGION_COMMANDS = {"backup": backup, "lose": lose, "restore": restore}
 
 
@@ -243,17 +259,7 @@ def main(argv):
         for svc in reversed(services()):
             svc.stop()
     elif cmd == "reset":
-        # Wipes the local deployment: the emulator's state and every local database.
-        import pg
-        import urllib.request
-
-        host, port = aws_endpoint()
-        urllib.request.urlopen(urllib.request.Request("http://%s:%d/moto-api/reset" % (host, port), method="POST",
-                                                      data=b""), timeout=30).read()
-        for region in pg.REGIONS:
-            pg.reset(region)
-        reset_extras()
-        print("emulator and local PostgreSQL servers emptied (restored servers, backup copies and lost flags removed)")
+        reset()
     elif cmd in REGION_COMMANDS:
         import pg
 

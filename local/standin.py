@@ -133,10 +133,13 @@ class Container:
     def connect(self, env, admin=False):
         import psycopg2
 
-        m = re.match(r"^jdbc:postgresql://[^/]+/([^?]+)", env["DB_URL"])
-        dbname = m.group(1) if m else "ehrbase"
+        m = re.match(r"^jdbc:postgresql://([^/:]+)(?::(\d+))?/([^?]+)", env["DB_URL"])
+        dbname = m.group(3) if m else "ehrbase"
+        # An RDS endpoint name is the region's local PostgreSQL; an instance the emulator restored from a backup copy
+        # (see backups.py) has a real 127.0.0.1:<port> endpoint, used as it is.
+        port = int(m.group(2)) if m and m.group(1) == "127.0.0.1" and m.group(2) else self.pg_port
         user, password = (env["DB_USER_ADMIN"], env["DB_PASS_ADMIN"]) if admin else (env["DB_USER"], env["DB_PASS"])
-        conn = psycopg2.connect(host="127.0.0.1", port=self.pg_port, dbname=dbname, user=user, password=password,
+        conn = psycopg2.connect(host="127.0.0.1", port=port, dbname=dbname, user=user, password=password,
                                 connect_timeout=3)
         conn.autocommit = True
         return conn

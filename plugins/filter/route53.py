@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.route53_rules import (
+    Router,
     design_tree,
     routing_summary,
     routing_table,
@@ -79,6 +80,19 @@ def route53_routing_without(record_sets, domain, regions, down):
     The direct names (<region>.<domain>) give each region's ALB, the failover records'
     identifiers (...-<region>) give each region's health check.
     """
+    records, targets, health = _zone_regions(record_sets, domain, regions, down)
+    return route53_routing(records, targets, health, domain)
+
+
+def route53_region_for(record_sets, domain, regions, down, continent):
+    """The region the global name answers for a client on `continent` (AF, EU, * elsewhere) when `down` are out;
+    None when no region would answer. Read from the zone's records alone, like route53_routing_without."""
+    records, targets, health = _zone_regions(record_sets, domain, regions, down)
+    return Router(records, health, {r["alb_dns"]: r["region"] for r in targets},
+                  {r["health_check_id"]: r["region"] for r in targets}).resolve(domain, continent)
+
+
+def _zone_regions(record_sets, domain, regions, down):
     records = route53_from_info(record_sets)
     down = [down] if isinstance(down, str) else list(down or [])
     targets = []
@@ -91,7 +105,7 @@ def route53_routing_without(record_sets, domain, regions, down):
             targets.append({"region": region, "alb_dns": direct[0]["AliasTarget"]["DNSName"],
                             "health_check_id": checks[0] if checks else None})
     health = {r: r not in down for r in regions}
-    return route53_routing(records, targets, health, domain)
+    return records, targets, health
 
 
 def route53_teardown_records(record_sets, domain, regions, albs, everything=False):
@@ -109,5 +123,6 @@ class FilterModule(object):
             "route53_from_info": route53_from_info,
             "route53_missing": route53_missing,
             "route53_routing_without": route53_routing_without,
+            "route53_region_for": route53_region_for,
             "route53_teardown_records": route53_teardown_records,
         }

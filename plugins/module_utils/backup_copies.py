@@ -55,3 +55,14 @@ def active_copy(copies):
 
 def snake(copy):
     return camel_dict_to_snake_dict(copy) if copy else {}
+
+
+def replica_arns(client, names):
+    """name -> ARN of each named secret that exists in the client's region (a replica has its primary's name)."""
+    found = {}
+    for name in names:
+        try:
+            found[name] = client.describe_secret(aws_retry=True, SecretId=name)["ARN"]
+        except client.exceptions.ResourceNotFoundException:
+            continue
+    return found

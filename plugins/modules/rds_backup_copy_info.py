@@ -15,7 +15,9 @@ author: MedZen Health platform team (@medzen)
 description:
   - Lists the replicated automated backups in the module's O(region) (the destination), newest recovery point
     first, with their restore window. Reads only this region's API, so it works while the source region is down.
-  - Why a custom module - no amazon.aws or community.aws module lists C(DescribeDBInstanceAutomatedBackups).
+  - Also resolves the ARNs of the source's secret replicas held here (O(secret_names)).
+  - Why a custom module - no amazon.aws or community.aws module lists C(DescribeDBInstanceAutomatedBackups), and the
+    Secrets Manager lookup returns a secret's value, not its ARN.
 options:
   source_db_instance_arn:
     description: Only the copies of this source DB instance.
@@ -23,6 +25,13 @@ options:
   source_db_instance_identifier:
     description: Only the copies of a source DB instance with this identifier.
     type: str
+  secret_names:
+    description:
+      - Names of the source region's secrets whose replicas (same name) this region should hold; their ARNs here
+        are returned in RV(secret_replicas) (an ECS C(secrets) valueFrom with a JSON key needs the full ARN).
+    type: list
+    elements: str
+    default: []
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -38,6 +47,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+secret_replicas:
+  description: Name -> ARN in this region of each O(secret_names) replica that exists here (missing ones are absent).
+  returned: always
+  type: dict
 copies:
   description: Replicated automated backups, newest recovery point first (snake_case AWS fields).
   returned: always
@@ -49,6 +62,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.backup_copies import list_copies, snake
+from ansible_collections.medzen.ehrbase.plugins.module_utils.backup_copies import replica_arns
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 
@@ -57,6 +71,7 @@ def main():
         argument_spec=dict(
             source_db_instance_arn=dict(type="str"),
             source_db_instance_identifier=dict(type="str"),
+            secret_names=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -64,9 +79,11 @@ def main():
     try:
         copies = list_copies(client, module.params["source_db_instance_arn"],
                              module.params["source_db_instance_identifier"])
+        secrets = replica_arns(module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff()),
+                               module.params["secret_names"])
     except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not list the backup copies in %s" % module.region)
-    module.exit_json(changed=False, copies=[snake(c) for c in copies])
+    module.exit_json(changed=False, copies=[snake(c) for c in copies], secret_replicas=secrets)
 
 
 if __name__ == "__main__":
