@@ -283,6 +283,21 @@ def apply():
 
     EC2ContainerServiceResponse.list_task_definitions = list_task_definitions
 
+    # 18. Secrets Manager replicas: moto reports every replica as encrypted with aws/secretsmanager and drops the
+    #     KmsKeyId the request gave (AWS encrypts the replica with it). Keep it, so the encryption can be checked.
+    from moto.secretsmanager.models import FakeSecret
+
+    create_replicas = FakeSecret.create_replicas
+
+    def create_replicas_keeping_keys(self, replica_regions, force_overwrite):
+        replicas = create_replicas(self, replica_regions, force_overwrite)
+        for replica, config in zip(replicas, replica_regions or []):
+            if config.get("KmsKeyId"):
+                replica.config["KmsKeyId"] = config["KmsKeyId"]
+        return replicas
+
+    FakeSecret.create_replicas = create_replicas_keeping_keys
+
     # 12. What AWS's data plane shows (target health, stopped tasks, health-check reports): an EMULATION from the
     #     stand-ins and the emulator's own network state, see ecs_plane.py.
     import ecs_plane

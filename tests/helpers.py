@@ -19,7 +19,11 @@ def emulator_reset():
     assert os.environ.get("EHRBASE_LOCAL_STATE", "").endswith(".local-test"), "tests must run with make's TEST_ENV"
     req = urllib.request.Request(ENDPOINT + "/moto-api/reset", method="POST", data=b"")
     urllib.request.urlopen(req, timeout=30).read()
+    import localenv
     import pg
+
+    localenv.reset_extras()  # restored servers, backup copies, lost-region flags
+    localenv.up()  # a region a test "lost" runs again
 
     for region in REGIONS:
         pg.reset(region)
