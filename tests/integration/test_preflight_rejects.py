@@ -133,13 +133,15 @@ def test_mistaken_plans_ops_people_make_are_refused_in_one_run(tmp_path, emulato
     edit(inv, "eu-west-1", network_rds_admin_cidrs=["52.94.0.0/24"], rds_multi_az=False, rds_engine_version=16.8,
          ecs_ssl_policy="ELBSecurityPolicy-2016-08", ecs_log_retention_days=45)
     edit(inv, "eu-central-1", ehrbase_region_role="africa", rds_storage_type="io1", ecs_cpu_target=150)
-    edit(inv, "af-south-1", ehrbase_name_prefix="medzen-prod-", rds_master_username="rdsadmin")
+    edit(inv, "af-south-1", ehrbase_name_prefix="medzen-prod-", rds_master_username="rdsadmin",
+         rds_backup_copy_region="af-south-1")
     rc, out = run_playbook("site.yml", inventory=inv)
     text = " ".join(out.split())
     assert rc != 0
     for needle in ("public address space", "switches off a standby in a second AZ", "YAML read it as a float",
                    "allows TLS older than 1.2", "ecs_log_retention_days (region eu-west-1) = 45",
                    "exactly one region must be the secondary", "needs provisioned IOPS", "ecs_cpu_target (region eu-central-1)",
-                   "not ending with a hyphen", "rds_master_username (region af-south-1) = 'rdsadmin'"):
+                   "not ending with a hyphen", "rds_master_username (region af-south-1) = 'rdsadmin'",
+                   "rds_backup_copy_region (region af-south-1) = 'af-south-1': copies in the region they protect"):
         assert needle in text, needle + "\n" + out[-5000:]
     assert "PLAY [Region" not in out and our_resources() == []

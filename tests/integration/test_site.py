@@ -963,3 +963,11 @@ def test_a_lost_region_is_recovered_in_its_partner_with_its_api_only(first_run):
         assert [read_ehr("eu-central-1", i, "eu-central-1") for i in ids] == [200, 200, 200]
     finally:
         localenv("restore", "eu-west-1")
+    # Failback (docs/backups.md): eu-west-1 answers again; eu-central-1 goes back to its own database, knowingly.
+    rc, out = run_playbook("site.yml", "-e", "rds_serve_recovered_from=own")
+    assert rc == 0, out[-4000:]
+    assert read_ehr("eu-central-1", ids[0], "eu-central-1") == 404 and read_ehr("eu-west-1", ids[0], "eu-west-1") == 200
+    # The test's own clean-up (an operator keeps the recovered database until its records are merged back).
+    aws("rds", "eu-central-1").delete_db_instance(DBInstanceIdentifier="medzen-local-euw1-db-recovered",
+                                                  SkipFinalSnapshot=True)
+    assert restored_servers_gone()

@@ -61,6 +61,20 @@ def test_teardown_check_mode_changes_nothing(deployed):
     assert zone_records() == before and all(vpc_count(r) == 1 for r in REGIONS)
 
 
+def test_teardown_refuses_a_region_holding_a_database_it_did_not_create(deployed):
+    rds = aws("rds", "af-south-1")
+    rds.create_db_instance(DBInstanceIdentifier="medzen-local-afs1-db-drill", Engine="postgres", EngineVersion="16.8",
+                           DBInstanceClass="db.t3.medium", AllocatedStorage=100, MasterUsername="ehrbase_master",
+                           Tags=[{"Key": "Purpose", "Value": "drill"}])
+    try:
+        rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=af-south-1",
+                               "-e", "teardown_confirm=local/af-south-1")
+        assert rc != 0 and "holds medzen-local-afs1-db-drill" in " ".join(out.split()), out[-3000:]
+        assert recap(out)["af-south-1"]["changed"] == 0 and vpc_count("af-south-1") == 1
+    finally:
+        rds.delete_db_instance(DBInstanceIdentifier="medzen-local-afs1-db-drill", SkipFinalSnapshot=True)
+
+
 def test_one_region_teardown_keeps_the_others_and_a_valid_tree(deployed):
     rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=af-south-1",
                            "-e", "teardown_confirm=local/af-south-1")
@@ -102,6 +116,19 @@ def check_data_gone_but_snapshots_and_secrets_kept(region, prefix):
     assert key["KeyState"] == "Enabled"
 
 
+PARTNER = {"eu-west-1": "eu-central-1", "eu-central-1": "eu-west-1", "af-south-1": "eu-west-1"}
+
+
+def check_copies_kept_replication_stopped(region, prefix):
+    """The stated policy: replication stopped, the copies kept (retained) with the key that encrypts them."""
+    partner = PARTNER[region]
+    copies = [c for c in aws("rds", partner).describe_db_instance_automated_backups()["DBInstanceAutomatedBackups"]
+              if c["DBInstanceIdentifier"] == prefix + "-db"]
+    assert [c["Status"] for c in copies] == ["retained"], copies
+    key = aws("kms", partner).describe_key(KeyId="alias/%s-ehrbase-copies" % prefix)["KeyMetadata"]
+    assert key["KeyState"] == "Enabled" and copies[0]["KmsKeyId"] == key["Arn"]
+
+
 def check_app_gone(region, prefix):
     ecs = aws("ecs", region)
     clusters = ecs.describe_clusters(clusters=[prefix + "-cluster"])["clusters"]
@@ -133,6 +160,7 @@ def test_teardown_all_leaves_only_the_snapshots_and_deleted_secrets(deployed):
     for region in REGIONS:
         check_network_gone(region)
         check_data_gone_but_snapshots_and_secrets_kept(region, PREFIX[region])
+        check_copies_kept_replication_stopped(region, PREFIX[region])
         check_app_gone(region, PREFIX[region])
     check_global_gone()
 

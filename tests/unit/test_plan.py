@@ -144,6 +144,19 @@ def test_two_primaries():
     one_error(plan, "exactly one region must be the primary")
 
 
+def test_backup_partner_must_be_another_region_of_the_plan():
+    plan = good_plan()
+    for region_name, partner in (("eu-west-1", "eu-central-1"), ("eu-central-1", "eu-west-1"), ("af-south-1", "eu-west-1")):
+        plan[region_name]["ehrbase_backup_partner"] = partner
+    assert validate_plan(plan) == []
+    plan["af-south-1"]["ehrbase_backup_partner"] = "af-south-1"
+    one_error(plan, "ehrbase_backup_partner (region af-south-1) = 'af-south-1': copies in the region they protect")
+    plan["af-south-1"]["ehrbase_backup_partner"] = "us-east-1"
+    one_error(plan, "'us-east-1': is not a region of this deployment")
+    plan["af-south-1"]["rds_backup_copy_region"] = ""  # an explicit override wins: no copies (data residency)
+    assert validate_plan(plan) == []
+
+
 def test_wide_admin_cidr():
     plan = good_plan()
     plan["eu-west-1"]["network_rds_admin_cidrs"] = ["0.0.0.0/0"]
