@@ -298,6 +298,25 @@ def apply():
 
     FakeSecret.create_replicas = create_replicas_keeping_keys
 
+    # 19. Secrets Manager GetSecretValue on a secret scheduled for deletion: AWS says "... because it was marked for
+    #     deletion." (what amazon.aws's secretsmanager_secret lookup matches for on_deleted); moto words it "...
+    #     currently marked deleted.", so the lookup raised instead of skipping the secret.
+    from moto.secretsmanager.exceptions import InvalidRequestException
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    get_secret_value = SecretsManagerBackend.get_secret_value
+
+    def get_secret_value_aws_wording(self, *args, **kwargs):
+        try:
+            return get_secret_value(self, *args, **kwargs)
+        except InvalidRequestException as exc:
+            if "marked deleted" not in str(exc):
+                raise
+            raise InvalidRequestException("You can't perform this operation on the secret because it was marked for "
+                                          "deletion.") from exc
+
+    SecretsManagerBackend.get_secret_value = get_secret_value_aws_wording
+
     # 12. What AWS's data plane shows (target health, stopped tasks, health-check reports): an EMULATION from the
     #     stand-ins and the emulator's own network state, see ecs_plane.py.
     import ecs_plane
