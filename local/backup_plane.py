@@ -96,7 +96,7 @@ def _new_record(response, rds_backends, errors):
     region, db = _source(rds_backends, response.current_account, source_arn, errors)
     if region == response.region:
         raise errors.InvalidParameterValue("The source DB instance must be in another region than %s" % region)
-    suffix = "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(26))
+    suffix = "".join(random.choice(string.ascii_lowercase + string.digits) for dummy in range(26))
     return {
         "arn": "arn:aws:rds:%s:%s:auto-backup:ab-%s" % (response.region, response.current_account, suffix),
         "source_arn": source_arn, "source_region": region, "identifier": db.db_instance_identifier,

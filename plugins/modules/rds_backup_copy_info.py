@@ -71,7 +71,7 @@ def main():
         argument_spec=dict(
             source_db_instance_arn=dict(type="str"),
             source_db_instance_identifier=dict(type="str"),
-            secret_names=dict(type="list", elements="str", default=[]),
+            secret_names=dict(type="list", elements="str", default=[], no_log=False),
         ),
         supports_check_mode=True,
     )

@@ -923,7 +923,7 @@ def test_backup_drill_restores_every_ehr_of_the_copy_and_deletes_its_instance(fi
     assert "Backup drill eu-west-1 -> eu-central-1: PASS" in flat and "-> match" in flat
     # The newest EHR restored is the last one created before the copy; the one created after is not in it.
     report = flat[flat.index("Backup drill eu-west-1 -> eu-central-1"):]
-    assert "newest EHR restored %s" % before[-1] in report and after[0] not in report.split("newest in the source")[0]
+    assert "newest EHR restored %s" % before[-1] in report and after[0] not in report.split("newest in the source", maxsplit=1)[0]
     assert "bootstrap on the copy (check mode): no change" in flat
     assert "medzen-local-euw1-db-drill" not in instances("eu-central-1")
     assert restored_servers_gone()
