@@ -10,7 +10,8 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # The local emulator's endpoint; the local inventory reads the same variable.
 export AWS_ENDPOINT_URL ?= http://127.0.0.1:5000
 # Tests run against their own emulator/PostgreSQL/stand-ins so they never touch `make local`'s state.
-TEST_ENV    := AWS_ENDPOINT_URL=http://127.0.0.1:5100 EHRBASE_LOCAL_STATE=$(CURDIR)/.local-test EHRBASE_LOCAL_PORT_OFFSET=100
+TEST_ENV    := AWS_ENDPOINT_URL=http://127.0.0.1:5100 EHRBASE_LOCAL_STATE=$(CURDIR)/.local-test EHRBASE_LOCAL_PORT_OFFSET=100 \
+               EHRBASE_LOCAL_BACKUP_INTERVAL=3600
 STAMP       := $(VENV)/.installed
 
 .PHONY: help setup local-up local-down local-status local test lint sanity package unit molecule integration awx docs clean

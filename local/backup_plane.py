@@ -6,7 +6,7 @@ are here):
 
 * StartDBInstanceAutomatedBackupsReplication (called in the destination region): records the replication of the
   source instance and takes its first copy at once, then one every EHRBASE_LOCAL_BACKUP_INTERVAL seconds (default
-  300). StopDBInstanceAutomatedBackupsReplication stops the copies; the ones taken are kept ("retained").
+  60) when the database was written since the last one. StopDBInstanceAutomatedBackupsReplication stops the copies; the ones taken are kept ("retained").
 * DescribeDBInstanceAutomatedBackups in the destination region lists them with AWS's fields; RestoreWindow runs
   from the first to the newest copy (LatestTime is the recovery point).
 * RestoreDBInstanceToPointInTime with SourceDBInstanceAutomatedBackupsArn: a new DB instance ("creating", then
@@ -27,7 +27,7 @@ import traceback
 import backups
 from settings import STATE  # noqa: E402  pylint: disable=wrong-import-position
 
-INTERVAL = int(os.environ.get("EHRBASE_LOCAL_BACKUP_INTERVAL", "300"))
+INTERVAL = int(os.environ.get("EHRBASE_LOCAL_BACKUP_INTERVAL", "60"))
 _lock = threading.Lock()
 
 
@@ -65,7 +65,10 @@ def _copy(rec):
         if rec["source_region"] in lost_regions() or not rec["active"]:
             return
         try:
-            backups.take(rec["source_region"])
+            position = backups.wal_position(rec["source_region"])
+            if position != rec.get("position"):  # nothing written since the last copy: it is still the newest point
+                backups.take(rec["source_region"])
+                rec["position"] = position
         except Exception:  # the source server is down: AWS would lag, report nothing
             traceback.print_exc()
         rec["last_copy"] = time.time()

@@ -5,9 +5,10 @@ and RestoreDBInstanceToPointInTime builds a new instance from them. Here:
 
 * a COPY is a real dump of the region's local PostgreSQL at that moment: its roles with their password hashes
   (`pg_dumpall --globals-only`) and every database (`pg_dump -Fc`), in STATE/backups/<region>/<UTC time>/.
-  The emulator takes one when a replication starts and then every EHRBASE_LOCAL_BACKUP_INTERVAL seconds
-  (default 300: AWS ships transaction logs about every five minutes), so the local RECOVERY POINT is at most
-  that old; `python local/localenv.py backup <region>` takes one at once.
+  The emulator takes one when a replication starts and then every EHRBASE_LOCAL_BACKUP_INTERVAL seconds (default
+  60) if the database was written since, so the local RECOVERY POINT is at most a minute old (plus the dump's
+  seconds) - fresher than AWS's (transaction logs shipped about every five minutes), so that a drill right after
+  `make local` finds the bootstrapped database; `python local/localenv.py backup <region>` takes one at once.
 * a RESTORED INSTANCE is a real PostgreSQL server on its own port, started empty and loaded with exactly one
   copy (STATE/pg/restored/<identifier>/). Deleting the DB instance stops it and removes its files.
 
@@ -73,6 +74,20 @@ def take(region):
     os.rename(work, final)
     meta["path"] = final
     return meta
+
+
+def wal_position(region):
+    """Where the region's write-ahead log stands: unchanged means nothing was written."""
+    import psycopg2
+
+    conn = psycopg2.connect(host=pg.socket_dir(region), port=pg.port(region), user="postgres", dbname="postgres",
+                            connect_timeout=5)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_current_wal_lsn()::text")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
 
 
 def copies(region, since=None):
