@@ -116,6 +116,8 @@ def _pick_copy(rec, params, errors):
     wanted = params.get("RestoreTime")
     if wanted and not params.get("UseLatestRestorableTime"):
         wanted = wanted if isinstance(wanted, datetime.datetime) else _utc(str(wanted).replace("Z", "+00:00"))
+        if wanted.tzinfo is None:  # the request's timestamp is UTC
+            wanted = wanted.replace(tzinfo=datetime.timezone.utc)
         found = [c for c in found if _utc(c["time"]) <= wanted]
     if not found:
         raise errors.InvalidParameterValue("No restorable time: %s has no backup copy in this region yet"
