@@ -139,7 +139,10 @@ class Service:
             print("%-22s stopped (pid %s)" % (self.name, pid))
         else:
             print("%-22s was not running (stale pid file removed)" % self.name)
-        os.unlink(pidfile)
+        try:
+            os.unlink(pidfile)
+        except FileNotFoundError:  # stopped meanwhile by another stop (a restored server deleted twice)
+            pass
 
     def status(self):
         pid = read_pid(self.name)
