@@ -317,6 +317,59 @@ def apply():
 
     SecretsManagerBackend.get_secret_value = get_secret_value_aws_wording
 
+    # 20. Idempotency tokens: AWS returns the first object when a create is repeated with the token of an earlier
+    #     one (the SDK fills ClientToken in itself for CreateNatGateway and CreateRouteTable, so a create retried after
+    #     a lost answer is safe); Route 53 does the same for a repeated CallerReference. moto ignores both and creates
+    #     a second object. Honour them, so the fault tests see AWS's behaviour, not the emulator's.
+    import threading
+
+    from moto.ec2.responses.nat_gateways import NatGateways
+    from moto.ec2.responses.route_tables import RouteTables
+    from moto.route53.models import Route53Backend
+
+    token_lock = threading.Lock()
+
+    def honour_client_token(responses, method, backend_method, store_attr):
+        create = getattr(responses, method)
+
+        def create_once(self):
+            token = self._get_param("ClientToken")
+            if not token:
+                return create(self)
+            backend = self.ec2_backend
+            with token_lock:
+                tokens = backend.__dict__.setdefault("_shim_client_tokens", {})
+                store = getattr(backend, store_attr)
+                first = store.get(tokens.get((method, token)))
+                if first is not None:
+                    setattr(backend, backend_method, lambda *args, **kwargs: first)  # this call only
+                    try:
+                        return create(self)
+                    finally:
+                        delattr(backend, backend_method)
+                before = set(store)
+                result = create(self)
+                created = set(store) - before
+                if created:
+                    tokens[(method, token)] = created.pop()
+                return result
+
+        setattr(responses, method, create_once)
+
+    honour_client_token(NatGateways, "create_nat_gateway", "create_nat_gateway", "nat_gateways")
+    honour_client_token(RouteTables, "create_route_table", "create_route_table", "route_tables")
+
+    create_health_check = Route53Backend.create_health_check
+
+    def create_health_check_once(self, caller_reference, health_check_args):
+        with token_lock:
+            for check in self.health_checks.values():
+                if check.caller_reference == caller_reference:
+                    return check
+            return create_health_check(self, caller_reference, health_check_args)
+
+    Route53Backend.create_health_check = create_health_check_once
+
     # 12. What AWS's data plane shows (target health, stopped tasks, health-check reports): an EMULATION from the
     #     stand-ins and the emulator's own network state, see ecs_plane.py.
     import ecs_plane

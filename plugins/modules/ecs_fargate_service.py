@@ -146,6 +146,8 @@ updated:
   elements: str
 """
 
+import uuid
+
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
@@ -206,8 +208,11 @@ def ensure_present(client, module):
         if module.check_mode:
             return True, ["created"], dict(want, serviceName=p["name"], desiredCount=p["desired_count"])
         req = {k: v for k, v in want.items() if v is not None}
+        # One token per invocation: a create the SDK retries after a lost answer returns the first service instead
+        # of failing "Creation of service was not idempotent" (across runs, describe() above finds it).
         created = client.create_service(
-            aws_retry=True, cluster=p["cluster"], serviceName=p["name"], desiredCount=p["desired_count"], launchType="FARGATE",
+            aws_retry=True, clientToken=uuid.uuid4().hex, cluster=p["cluster"], serviceName=p["name"],
+            desiredCount=p["desired_count"], launchType="FARGATE",
             platformVersion=p["platform_version"], propagateTags="SERVICE", enableECSManagedTags=True,
             tags=ecs_tags(p["tags"]), **req)["service"]
         return True, ["created"], created

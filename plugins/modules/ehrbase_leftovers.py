@@ -1,0 +1,383 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: MedZen Health
+# Apache License 2.0
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: ehrbase_leftovers
+short_description: Find (and on request remove) duplicates and orphans that interrupted runs left in a region
+version_added: "0.1.0"
+author: MedZen Health platform team (@medzen)
+description:
+  - Reads one region for objects of this deployment (found by their Name tags and the deployment's tags) that a run
+    interrupted at the wrong moment, or a create whose answer was lost and which the SDK then retried, can leave
+    behind - a second VPC of the same name, a second route table of the same name, two NAT gateways in one subnet,
+    an internet gateway attached to nothing, an Elastic IP of a NAT gateway that exists with another address, a KMS
+    key of the deployment without alias that nothing uses, a target group of the deployment no load balancer uses.
+  - Each finding comes with its evidence (created when, holds what) and whether it holds nothing and may be
+    removed. What the next run will use itself (the only detached internet gateway when the VPC has none, an Elastic
+    IP tagged for a NAT gateway not created yet, the only key without alias when the alias is missing) is returned
+    in RV(adopt), not as a finding.
+  - With O(remove=true) it removes only findings that hold nothing - an empty duplicate VPC (with its own default
+    security group, main route table and network ACL), a route table with no subnet and no route but the local one,
+    a NAT gateway no route table uses, a detached internet gateway, an unassociated Elastic IP, a target group with no
+    load balancer, a key no database, snapshot or secret names (scheduled for deletion after 30 days, cancellable).
+    Never a database, a snapshot or a secret. Check mode says what it would remove.
+  - Why a custom module - the upstream modules each manage one object they are told about; none reads the region
+    for what this deployment left twice or half-made, and the repair must use the same rules as the run's check.
+options:
+  name_prefix:
+    description: The region's resource name prefix (C(ehrbase_name_prefix)); names follow the collection's rule.
+    type: str
+    required: true
+  tags:
+    description: Tags every object of the deployment carries (C(ManagedBy), C(Environment)); keys are matched on them.
+    type: dict
+    default: {}
+  kms_alias:
+    description: Alias name (without C(alias/)) of the region's key.
+    type: str
+    required: true
+  target_groups:
+    description: Target group names this deployment uses; another one with the prefix and no load balancer is left over.
+    type: list
+    elements: str
+    default: []
+  remove:
+    description: Remove the findings that hold nothing (never a database, snapshot or secret).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: What interrupted runs left in eu-central-1
+  medzen.ehrbase.ehrbase_leftovers:
+    region: eu-central-1
+    name_prefix: medzen-prod-euc1
+    kms_alias: medzen-prod-euc1-ehrbase
+    tags: {ManagedBy: ansible/medzen.ehrbase, Environment: prod}
+  register: leftovers
+"""
+
+RETURN = r"""
+findings:
+  description: Duplicates and orphans, each with type, id, name, evidence, removable and why.
+  returned: always
+  type: list
+  elements: dict
+problems:
+  description: One sentence per finding for an operator (what, where, evidence, what to do).
+  returned: always
+  type: list
+  elements: str
+adopt:
+  description: >-
+    What the next run uses instead of creating another - internet_gateway_id (or ''), nat_eips (Elastic IP Name tag ->
+    allocation id, unassociated, for NAT gateways not created yet), nat_gateways (Name tag -> NAT gateway id).
+  returned: always
+  type: dict
+removed:
+  description: The findings removed (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
+
+# Long enough for real AWS throttling (the default decorator gives up after ~10 s).
+RETRY = AWSRetry.jittered_backoff(retries=8, delay=2, max_delay=30)
+LIVE_NAT = ["pending", "available"]
+KEY_PENDING_DAYS = 30
+
+
+def tag(obj, key="Name"):
+    return dict((t["Key"], t["Value"]) for t in obj.get("Tags") or obj.get("TagList") or []).get(key, "")
+
+
+def when(value):
+    return value.isoformat() if hasattr(value, "isoformat") else (value or "unknown")
+
+
+class Region(object):
+    """The region's state as far as the findings need it, read once."""
+
+    def __init__(self, module):
+        self.module = module
+        self.ec2 = module.client("ec2", retry_decorator=RETRY)
+        self.prefix = module.params["name_prefix"]
+
+    def ec2_list(self, method, key, **kwargs):
+        return getattr(self.ec2, method)(aws_retry=True, **kwargs)[key]
+
+    def read(self):
+        p = self.prefix
+        self.vpcs = self.ec2_list("describe_vpcs", "Vpcs", Filters=[{"Name": "tag:Name", "Values": [p + "-vpc"]}])
+        ids = [v["VpcId"] for v in self.vpcs]
+        in_vpcs = [{"Name": "vpc-id", "Values": ids}]
+        self.subnets = self.ec2_list("describe_subnets", "Subnets", Filters=in_vpcs) if ids else []
+        self.enis = self.ec2_list("describe_network_interfaces", "NetworkInterfaces", Filters=in_vpcs) if ids else []
+        self.tables = self.ec2_list("describe_route_tables", "RouteTables", Filters=in_vpcs) if ids else []
+        self.groups = self.ec2_list("describe_security_groups", "SecurityGroups", Filters=in_vpcs) if ids else []
+        self.nats = self.ec2_list("describe_nat_gateways", "NatGateways",
+                                  Filter=in_vpcs + [{"Name": "state", "Values": LIVE_NAT}]) if ids else []
+        self.igws = self.ec2_list("describe_internet_gateways", "InternetGateways",
+                                  Filters=[{"Name": "tag:Name", "Values": [p + "-igw"]}])
+        self.eips = [a for a in self.ec2_list("describe_addresses", "Addresses",
+                                              Filters=[{"Name": "tag-key", "Values": ["Name"]}])
+                     if tag(a).startswith(p + "-nat-eip-")]
+
+    def holdings(self, vpc_id):
+        """What a VPC holds beyond what AWS creates with every VPC."""
+        held = {
+            "subnets": len([s for s in self.subnets if s["VpcId"] == vpc_id]),
+            "network interfaces": len([e for e in self.enis if e["VpcId"] == vpc_id]),
+            "NAT gateways": len([n for n in self.nats if n["VpcId"] == vpc_id]),
+            "internet gateways": len([i for i in self.igws
+                                      if any(a.get("VpcId") == vpc_id for a in i.get("Attachments", []))]),
+            "route tables": len([t for t in self.tables if t["VpcId"] == vpc_id
+                                 and not any(a.get("Main") for a in t.get("Associations", []))]),
+            "security groups": len([g for g in self.groups if g["VpcId"] == vpc_id and g["GroupName"] != "default"]),
+        }
+        return dict((k, v) for k, v in held.items() if v)
+
+
+def holds_text(held):
+    return ", ".join("%d %s" % (v, k) for k, v in sorted(held.items())) or "nothing"
+
+
+def finding(kind, obj_id, name, evidence, removable, why):
+    return {"type": kind, "id": obj_id, "name": name, "evidence": evidence, "removable": removable, "why": why}
+
+
+def vpc_findings(reg):
+    if len(reg.vpcs) < 2:
+        return []
+    held = dict((v["VpcId"], reg.holdings(v["VpcId"])) for v in reg.vpcs)
+    empty = [v for v in sorted(held) if not held[v]]
+    # Keep the VPC that holds the deployment; if none holds anything, keep one of the empty ones.
+    keep = [v for v in sorted(held) if held[v]] or empty[:1]
+    out = []
+    for vpc in sorted(held):
+        if vpc in keep:
+            continue
+        removable = not held[vpc] and len(keep) == 1
+        out.append(finding("vpc", vpc, reg.prefix + "-vpc", "holds %s; %s holds %s" % (
+            holds_text(held[vpc]), ", ".join(keep), "; ".join(holds_text(held[k]) for k in keep)), removable,
+            "a second VPC of the same name (a create retried after its answer was lost)" if removable else
+            "more than one VPC of this name holds resources: which one is the deployment is not guessed"))
+    return out
+
+
+def route_table_findings(reg):
+    out = []
+    by_name = {}
+    for t in reg.tables:
+        if tag(t).startswith(reg.prefix + "-"):
+            by_name.setdefault((t["VpcId"], tag(t)), []).append(t)
+    for (vpc, name), tables in sorted(by_name.items()):
+        if len(tables) < 2:
+            continue
+        for t in tables:
+            routes = [r for r in t.get("Routes", []) if r.get("GatewayId") != "local"]
+            assoc = t.get("Associations", [])
+            if not routes and not assoc:
+                out.append(finding("route_table", t["RouteTableId"], name, "in %s; no subnet, no route but the local "
+                                   "one; %d tables have this name" % (vpc, len(tables)), True,
+                                   "a second route table of the same name"))
+    return out
+
+
+def nat_findings(reg):
+    used = set(r.get("NatGatewayId") for t in reg.tables for r in t.get("Routes", []) if r.get("NatGatewayId"))
+    by_subnet = {}
+    for nat in reg.nats:
+        by_subnet.setdefault(nat["SubnetId"], []).append(nat)
+    out = []
+    for subnet, nats in sorted(by_subnet.items()):
+        if len(nats) < 2:
+            continue
+        for nat in nats:
+            if nat["NatGatewayId"] not in used:
+                out.append(finding("nat_gateway", nat["NatGatewayId"], tag(nat), "in %s, created %s, no route table "
+                                   "uses it; %d NAT gateways in this subnet" % (subnet, when(nat.get("CreateTime")),
+                                                                             len(nats)), True,
+                                   "a second NAT gateway in one subnet (each costs money by the hour)"))
+    return out
+
+
+def gateway_findings(reg):
+    detached = [i for i in reg.igws if not i.get("Attachments")]
+    attached = [i for i in reg.igws if i.get("Attachments")]
+    adopt = detached[0]["InternetGatewayId"] if len(detached) == 1 and not attached and len(reg.vpcs) == 1 else ""
+    return adopt, [finding("internet_gateway", i["InternetGatewayId"], tag(i), "attached to nothing", True,
+                           "an internet gateway created by a run interrupted before it was attached")
+                   for i in detached if i["InternetGatewayId"] != adopt]
+
+
+def eip_findings(reg):
+    nat_names = set(tag(n) for n in reg.nats)
+    adopt, out = {}, []
+    for a in sorted(reg.eips, key=lambda x: x["AllocationId"]):
+        name = tag(a)
+        if a.get("AssociationId"):
+            continue
+        nat_name = name.replace("-nat-eip-", "-nat-", 1)
+        if nat_name not in nat_names and name not in adopt:
+            adopt[name] = a["AllocationId"]
+            continue
+        out.append(finding("elastic_ip", a["AllocationId"], name, "%s, associated with nothing" % a.get("PublicIp"),
+                           True, "an address allocated for a NAT gateway that got another one (it costs money)"))
+    return adopt, out
+
+
+def key_findings(module):
+    kms = module.client("kms", retry_decorator=RETRY)
+    aliases = kms.list_aliases(aws_retry=True, Limit=100)["Aliases"]
+    aliased = set(a.get("TargetKeyId") for a in aliases if a.get("TargetKeyId"))
+    want = module.params["tags"]
+    region = module.region
+    candidates = []
+    for key_id in [k["KeyId"] for k in kms.list_keys(aws_retry=True, Limit=1000)["Keys"] if k["KeyId"] not in aliased]:
+        meta = kms.describe_key(aws_retry=True, KeyId=key_id)["KeyMetadata"]
+        if meta.get("KeyManager") != "CUSTOMER" or meta.get("KeyState") != "Enabled":
+            continue
+        tags = dict((t["TagKey"], t["TagValue"])
+                    for t in kms.list_resource_tags(aws_retry=True, KeyId=key_id).get("Tags", []))
+        if want and any(tags.get(k) != v for k, v in want.items()):
+            continue
+        if tags.get("Region", region) != region or tags.get("CopyOf"):
+            continue
+        candidates.append(meta)
+    if not candidates:
+        return []
+    used = keys_in_use(module)
+    alias_exists = any(a["AliasName"] == "alias/" + module.params["kms_alias"] and a.get("TargetKeyId")
+                       for a in aliases)
+    candidates.sort(key=lambda m: when(m.get("CreationDate")))
+    # Without the alias, the oldest key is the one the next run adopts (rds role), unless something uses another.
+    keep = [] if alias_exists else [m["KeyId"] for m in candidates if m["Arn"] in used or m["KeyId"] in used][:1]
+    if not alias_exists and not keep:
+        keep = [candidates[0]["KeyId"]]
+    out = []
+    for meta in candidates:
+        if meta["KeyId"] in keep:
+            continue
+        in_use = meta["Arn"] in used or meta["KeyId"] in used
+        out.append(finding("kms_key", meta["KeyId"], meta.get("Description", ""), "created %s, no alias, %s" % (
+            when(meta.get("CreationDate")), "used by %s" % used.get(meta["Arn"], used.get(meta["KeyId"])) if in_use
+            else "no database, snapshot or secret uses it"), not in_use,
+            "a key of this deployment without alias (a run stopped between CreateKey and CreateAlias)"))
+    return out
+
+
+def keys_in_use(module):
+    """Key ARN/id -> what uses it: DB instances, DB snapshots, secrets of the region."""
+    rds = module.client("rds", retry_decorator=RETRY)
+    sm = module.client("secretsmanager", retry_decorator=RETRY)
+    used = {}
+    for db in rds.describe_db_instances(aws_retry=True)["DBInstances"]:
+        used.setdefault(db.get("KmsKeyId"), "DB instance %s" % db["DBInstanceIdentifier"])
+    for snap in rds.describe_db_snapshots(aws_retry=True)["DBSnapshots"]:
+        used.setdefault(snap.get("KmsKeyId"), "DB snapshot %s" % snap["DBSnapshotIdentifier"])
+    for secret in sm.list_secrets(aws_retry=True, MaxResults=100)["SecretList"]:
+        used.setdefault(secret.get("KmsKeyId"), "secret %s" % secret["Name"])
+    used.pop(None, None)
+    return used
+
+
+def target_group_findings(module):
+    elb = module.client("elbv2", retry_decorator=RETRY)
+    prefix = module.params["name_prefix"] + "-"
+    out = []
+    for tg in elb.describe_target_groups(aws_retry=True)["TargetGroups"]:
+        name = tg["TargetGroupName"]
+        if name.startswith(prefix) and name not in module.params["target_groups"] and not tg.get("LoadBalancerArns"):
+            out.append(finding("target_group", tg["TargetGroupArn"], name, "no load balancer uses it", True,
+                               "a target group of this deployment the run does not use"))
+    return out
+
+
+def remove(module, reg, item):
+    """Remove one finding that holds nothing (the caller checked `removable`)."""
+    ec2 = reg.ec2
+    kind, obj_id = item["type"], item["id"]
+    if kind == "vpc":  # its default security group, main route table and network ACL go with it
+        ec2.delete_vpc(aws_retry=True, VpcId=obj_id)
+    elif kind == "route_table":
+        ec2.delete_route_table(aws_retry=True, RouteTableId=obj_id)
+    elif kind == "nat_gateway":
+        ec2.delete_nat_gateway(aws_retry=True, NatGatewayId=obj_id)
+    elif kind == "internet_gateway":
+        ec2.delete_internet_gateway(aws_retry=True, InternetGatewayId=obj_id)
+    elif kind == "elastic_ip":
+        ec2.release_address(aws_retry=True, AllocationId=obj_id)
+    elif kind == "kms_key":
+        module.client("kms", retry_decorator=RETRY).schedule_key_deletion(
+            aws_retry=True, KeyId=obj_id, PendingWindowInDays=KEY_PENDING_DAYS)
+    elif kind == "target_group":
+        module.client("elbv2", retry_decorator=RETRY).delete_target_group(aws_retry=True, TargetGroupArn=obj_id)
+
+
+def sentence(region, item):
+    action = ("holds nothing: `ansible-playbook playbooks/repair.yml -e repair_confirm=yes` removes it"
+              if item["removable"] else "not removed automatically - decide by hand, then re-run")
+    return "%s %s %s (%s) in %s: %s; %s." % (item["type"].replace("_", " "), item["id"], item["name"] or "-",
+                                            item["evidence"], region, item["why"], action)
+
+
+def ensure_scanned(module):
+    """(changed, state) - the findings, and their removal when asked."""
+    reg = Region(module)
+    reg.read()
+    igw_adopt, igw_out = gateway_findings(reg)
+    eip_adopt, eip_out = eip_findings(reg)
+    findings = (vpc_findings(reg) + route_table_findings(reg) + nat_findings(reg) + igw_out + eip_out
+                + key_findings(module) + target_group_findings(module))
+    removed = []
+    if module.params["remove"]:
+        for item in [f for f in findings if f["removable"]]:
+            if not module.check_mode:
+                remove(module, reg, item)
+            removed.append(item)
+    state = {
+        "findings": findings,
+        "problems": [sentence(module.region, f) for f in findings],
+        "adopt": {"internet_gateway_id": igw_adopt, "nat_eips": eip_adopt,
+                  "nat_gateways": dict((tag(n), n["NatGatewayId"]) for n in reg.nats if tag(n))},
+        "removed": removed,
+    }
+    return bool(removed), state
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            name_prefix=dict(type="str", required=True),
+            tags=dict(type="dict", default={}),
+            kms_alias=dict(type="str", required=True, no_log=False),
+            target_groups=dict(type="list", elements="str", default=[]),
+            remove=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        changed, state = ensure_scanned(module)
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg="Could not read what interrupted runs left in %s" % module.region)
+    module.exit_json(changed=changed, **state)
+
+
+if __name__ == "__main__":
+    main()
