@@ -154,7 +154,7 @@ class Region(object):
 
 
 def holds_text(held):
-    return ", ".join("%d %s" % (v, k) for k, v in sorted(held.items())) or "nothing"
+    return ", ".join("%s: %d" % (k, v) for k, v in sorted(held.items())) or "nothing"
 
 
 def finding(kind, obj_id, name, evidence, removable, why):
