@@ -2,6 +2,7 @@
 
     faultproxy.py --listen 5400 [--target http://127.0.0.1:5000] [--seed 1]
                   [--throttle 0.1] [--error 0.05] [--drop 0.05] [--only eu-central-1:CreateVpc] [--limit 1]
+                  [--always eu-central-1:CreateVpc]
 
 Point the collection at it (AWS_ENDPOINT_URL=http://127.0.0.1:5400) and every AWS call passes through it:
 
@@ -14,7 +15,7 @@ Point the collection at it (AWS_ENDPOINT_URL=http://127.0.0.1:5400) and every AW
 
 Faults are drawn from a seeded random generator, so a seed repeats a run's faults (up to the order in which
 parallel regions' calls arrive). --only limits faults to calls named region:Action or Action; --limit caps how
-many faults are injected. Every call is counted (reads and mutating per action): GET /faultproxy/stats; the
+many faults are injected; --always region:Action drops (or, for a read, fails) the first such call for certain. Every call is counted (reads and mutating per action): GET /faultproxy/stats; the
 configuration can be changed while it runs: POST /faultproxy/config with a JSON body of the options above;
 POST /faultproxy/reset zeroes the counters. /moto-api/ calls pass untouched and uncounted.
 
@@ -81,10 +82,11 @@ class Faults:
         self.configure(**options)
         self.reset()
 
-    def configure(self, seed=0, throttle=0.0, error=0.0, drop=0.0, only=None, limit=None):
+    def configure(self, seed=0, throttle=0.0, error=0.0, drop=0.0, only=None, limit=None, always=None):
         with self.lock:
             self.options = {"seed": seed, "throttle": float(throttle), "error": float(error), "drop": float(drop),
-                            "only": list(only or []), "limit": limit}
+                            "only": list(only or []), "limit": limit, "always": list(always or [])}
+            self.always_left = set(self.options["always"])
             self.rng = random.Random(seed)
             self.injected_total = 0
 
@@ -100,6 +102,11 @@ class Faults:
             key = "%s:%s" % (region, action)
             self.calls[key] = self.calls.get(key, 0) + 1
             opts = self.options
+            if key in self.always_left or action in self.always_left:  # the first such call, for certain
+                self.always_left.discard(key if key in self.always_left else action)
+                fault = "error" if is_read(action) else "drop"
+                self.injected.append({"fault": fault, "region": region, "action": action})
+                return fault
             if opts["only"] and key not in opts["only"] and action not in opts["only"]:
                 return None
             if opts["limit"] is not None and self.injected_total >= int(opts["limit"]):
@@ -226,9 +233,10 @@ def main(argv):
     parser.add_argument("--drop", type=float, default=0.0)
     parser.add_argument("--only", action="append", default=[])
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--always", action="append", default=[])
     args = parser.parse_args(argv)
     proxy = FaultProxy(args.target, args.listen, seed=args.seed, throttle=args.throttle, error=args.error,
-                       drop=args.drop, only=args.only, limit=args.limit)
+                       drop=args.drop, only=args.only, limit=args.limit, always=args.always)
     print("faultproxy on %s -> %s (EMULATION of throttling, 5xx and lost answers); stats: %s/faultproxy/stats"
           % (proxy.url, args.target, proxy.url), flush=True)
     try:

@@ -168,7 +168,8 @@ def apply():
     #    record was deleted since ("already exists"; amazon.aws.route53 then reports
     #    "ok" and writes nothing). AWS only refuses when that name, type and set
     #    identifier exist now. So a CREATE of an absent record is applied as the
-    #    equivalent UPSERT; a CREATE of an existing one still fails as on AWS.
+    #    equivalent UPSERT; a CREATE of an existing one fails as on AWS (moto sometimes stored a second copy).
+    from moto.route53.exceptions import ResourceRecordAlreadyExists
     from moto.route53.models import Route53Backend
 
     change_rrsets = Route53Backend.change_resource_record_sets
@@ -184,6 +185,9 @@ def apply():
         for change in change_list:
             if change["Action"] == "CREATE" and not exists(change["ResourceRecordSet"]):
                 change["Action"] = "UPSERT"
+            elif change["Action"] == "CREATE":  # moto sometimes adds it a second time (a CREATE retried by the SDK)
+                rrset = change["ResourceRecordSet"]
+                raise ResourceRecordAlreadyExists(rrset["Name"], rrset["Type"])
         return change_rrsets(self, zoneid, change_list)
 
     Route53Backend.change_resource_record_sets = change_resource_record_sets
@@ -369,6 +373,17 @@ def apply():
             return create_health_check(self, caller_reference, health_check_args)
 
     Route53Backend.create_health_check = create_health_check_once
+
+    create_hosted_zone = Route53Backend.create_hosted_zone
+
+    def create_hosted_zone_once(self, name, private_zone, caller_reference=None, *args, **kwargs):
+        with token_lock:
+            for zone in self.zones.values():
+                if caller_reference and zone.caller_reference == caller_reference:
+                    return zone
+            return create_hosted_zone(self, name, private_zone, caller_reference, *args, **kwargs)
+
+    Route53Backend.create_hosted_zone = create_hosted_zone_once
 
     # 12. What AWS's data plane shows (target health, stopped tasks, health-check reports): an EMULATION from the
     #     stand-ins and the emulator's own network state, see ecs_plane.py.

@@ -40,7 +40,8 @@ def run_playbook(*args, inventory="inventories/local", timeout=1800, env=None):
     """Run ansible-playbook from the repo root; returns (rc, combined output)."""
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory, *args]
     full_env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                    ANSIBLE_FORCE_COLOR="0", AWS_ENDPOINT_URL=ENDPOINT, **(env or {}))
+                    ANSIBLE_FORCE_COLOR="0", AWS_ENDPOINT_URL=ENDPOINT)
+    full_env.update(env or {})  # e.g. AWS_ENDPOINT_URL of a fault proxy in front of the emulator
     proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
     return proc.returncode, proc.stdout + proc.stderr
 

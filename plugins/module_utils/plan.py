@@ -54,6 +54,7 @@ RESOURCE_NAMES = {
     "subnet": "{p}-{tier}-{az}",
     "internet_gateway": "{p}-igw",
     "nat_gateway": "{p}-nat-{az}",
+    "nat_eip": "{p}-nat-eip-{az}",
     "public_route_table": "{p}-public-rt",
     "private_route_table": "{p}-private-rt-{az}",
     "alb_security_group": "{p}-alb-sg",
@@ -640,7 +641,7 @@ def creation_plan(prefix, public, private, domain, region, partner=""):
     lines += ["AWS::EC2::Subnet %s %s" % (s["name"], s["cidr"]) for s in layout]
     lines.append("AWS::EC2::InternetGateway %s" % names["internet_gateway"])
     for az in azs:
-        lines += ["AWS::EC2::EIP for %s" % names["nat_gateway"].format(az=az),
+        lines += ["AWS::EC2::EIP %s" % names["nat_eip"].format(az=az),
                   "AWS::EC2::NatGateway %s" % names["nat_gateway"].format(az=az)]
     lines.append("AWS::EC2::RouteTable %s" % names["public_route_table"])
     lines += ["AWS::EC2::RouteTable %s" % names["private_route_table"].format(az=az) for az in azs]

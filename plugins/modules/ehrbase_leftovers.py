@@ -17,7 +17,8 @@ description:
     interrupted at the wrong moment, or a create whose answer was lost and which the SDK then retried, can leave
     behind - a second VPC of the same name, a second route table of the same name, two NAT gateways in one subnet,
     an internet gateway attached to nothing, an Elastic IP of a NAT gateway that exists with another address, a KMS
-    key of the deployment without alias that nothing uses, a target group of the deployment no load balancer uses.
+    key of the deployment without alias that nothing uses, a target group of the deployment no load balancer uses, a
+    task definition registered twice.
   - Each finding comes with its evidence (created when, holds what) and whether it holds nothing and may be
     removed. What the next run will use itself (the only detached internet gateway when the VPC has none, an Elastic
     IP tagged for a NAT gateway not created yet, the only key without alias when the alias is missing) is returned
@@ -25,7 +26,7 @@ description:
   - With O(remove=true) it removes only findings that hold nothing - an empty duplicate VPC (with its own default
     security group, main route table and network ACL), a route table with no subnet and no route but the local one,
     a NAT gateway no route table uses, a detached internet gateway, an unassociated Elastic IP, a target group with no
-    load balancer, a key no database, snapshot or secret names (scheduled for deletion after 30 days, cancellable).
+    load balancer, the revision of a task definition registered twice the service does not run (deregistered), a key no database, snapshot or secret names (scheduled for deletion after 30 days, cancellable).
     Never a database, a snapshot or a secret. Check mode says what it would remove.
   - Why a custom module - the upstream modules each manage one object they are told about; none reads the region
     for what this deployment left twice or half-made, and the repair must use the same rules as the run's check.
@@ -95,11 +96,15 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
+from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import resource_names
 
 # Long enough for real AWS throttling (the default decorator gives up after ~10 s).
 RETRY = AWSRetry.jittered_backoff(retries=8, delay=2, max_delay=30)
 LIVE_NAT = ["pending", "available"]
 KEY_PENDING_DAYS = 30
+# What a registration sets, not what the task runs: two revisions equal on everything else are the same definition.
+REVISION_FIELDS = ("taskDefinitionArn", "revision", "status", "registeredAt", "registeredBy", "deregisteredAt",
+                   "requiresAttributes", "compatibilities")
 
 
 def tag(obj, key="Name"):
@@ -117,13 +122,13 @@ class Region(object):
         self.module = module
         self.ec2 = module.client("ec2", retry_decorator=RETRY)
         self.prefix = module.params["name_prefix"]
+        self.names = resource_names(self.prefix)
 
     def ec2_list(self, method, key, **kwargs):
         return getattr(self.ec2, method)(aws_retry=True, **kwargs)[key]
 
     def read(self):
-        p = self.prefix
-        self.vpcs = self.ec2_list("describe_vpcs", "Vpcs", Filters=[{"Name": "tag:Name", "Values": [p + "-vpc"]}])
+        self.vpcs = self.ec2_list("describe_vpcs", "Vpcs", Filters=[{"Name": "tag:Name", "Values": [self.names["vpc"]]}])
         ids = [v["VpcId"] for v in self.vpcs]
         in_vpcs = [{"Name": "vpc-id", "Values": ids}]
         self.subnets = self.ec2_list("describe_subnets", "Subnets", Filters=in_vpcs) if ids else []
@@ -133,10 +138,10 @@ class Region(object):
         self.nats = self.ec2_list("describe_nat_gateways", "NatGateways",
                                   Filter=in_vpcs + [{"Name": "state", "Values": LIVE_NAT}]) if ids else []
         self.igws = self.ec2_list("describe_internet_gateways", "InternetGateways",
-                                  Filters=[{"Name": "tag:Name", "Values": [p + "-igw"]}])
+                                  Filters=[{"Name": "tag:Name", "Values": [self.names["internet_gateway"]]}])
         self.eips = [a for a in self.ec2_list("describe_addresses", "Addresses",
                                               Filters=[{"Name": "tag-key", "Values": ["Name"]}])
-                     if tag(a).startswith(p + "-nat-eip-")]
+                     if tag(a).startswith(self.names["nat_eip"].split("{az}")[0])]
 
     def holdings(self, vpc_id):
         """What a VPC holds beyond what AWS creates with every VPC."""
@@ -173,7 +178,7 @@ def vpc_findings(reg):
         if vpc in keep:
             continue
         removable = not held[vpc] and len(keep) == 1
-        out.append(finding("vpc", vpc, reg.prefix + "-vpc", "holds %s; %s holds %s" % (
+        out.append(finding("vpc", vpc, reg.names["vpc"], "holds %s; %s holds %s" % (
             holds_text(held[vpc]), ", ".join(keep), "; ".join(holds_text(held[k]) for k in keep)), removable,
             "a second VPC of the same name (a create retried after its answer was lost)" if removable else
             "more than one VPC of this name holds resources: which one is the deployment is not guessed"))
@@ -233,7 +238,7 @@ def eip_findings(reg):
         name = tag(a)
         if a.get("AssociationId"):
             continue
-        nat_name = name.replace("-nat-eip-", "-nat-", 1)
+        nat_name = reg.names["nat_gateway"].format(az=name[len(reg.names["nat_eip"].split("{az}")[0]):])
         if nat_name not in nat_names and name not in adopt:
             adopt[name] = a["AllocationId"]
             continue
@@ -309,6 +314,29 @@ def target_group_findings(module):
     return out
 
 
+def revision_findings(module):
+    """Two newest ACTIVE revisions of the family that are the same definition: RegisterTaskDefinition retried after a
+    lost answer (the collection registers only what differs from the newest). The one the service does not run goes."""
+    names = resource_names(module.params["name_prefix"])
+    ecs = module.client("ecs", retry_decorator=RETRY)
+    arns = ecs.list_task_definitions(aws_retry=True, familyPrefix=names["task_family"], status="ACTIVE", sort="DESC",
+                                     maxResults=2)["taskDefinitionArns"]
+    if len(arns) < 2:
+        return []
+    defs = [ecs.describe_task_definition(aws_retry=True, taskDefinition=arn)["taskDefinition"] for arn in arns]
+    same = [dict((k, v) for k, v in d.items() if k not in REVISION_FIELDS) for d in defs]
+    if same[0] != same[1]:
+        return []
+    services = ecs.describe_services(aws_retry=True, cluster=names["cluster"], services=[names["service"]])["services"]
+    running = [svc.get("taskDefinition") for svc in services if svc.get("status") == "ACTIVE"]
+    spare = arns[0] if arns[0] not in running and arns[1] in running else arns[1]
+    return [finding("task_definition", spare, spare.split("/")[-1], "registered %s, the same definition as %s, "
+                    "which %s" % (when(defs[arns.index(spare)].get("registeredAt")),
+                                  arns[1 - arns.index(spare)].split("/")[-1],
+                                  "the service runs" if running else "is newer"),
+                    True, "a second registration of one task definition (retried after its answer was lost)")]
+
+
 def remove(module, reg, item):
     """Remove one finding that holds nothing (the caller checked `removable`)."""
     ec2 = reg.ec2
@@ -326,6 +354,8 @@ def remove(module, reg, item):
     elif kind == "kms_key":
         module.client("kms", retry_decorator=RETRY).schedule_key_deletion(
             aws_retry=True, KeyId=obj_id, PendingWindowInDays=KEY_PENDING_DAYS)
+    elif kind == "task_definition":  # deregistered = INACTIVE, still readable (a revision is never deleted)
+        module.client("ecs", retry_decorator=RETRY).deregister_task_definition(aws_retry=True, taskDefinition=obj_id)
     elif kind == "target_group":
         module.client("elbv2", retry_decorator=RETRY).delete_target_group(aws_retry=True, TargetGroupArn=obj_id)
 
@@ -344,7 +374,7 @@ def ensure_scanned(module):
     igw_adopt, igw_out = gateway_findings(reg)
     eip_adopt, eip_out = eip_findings(reg)
     findings = (vpc_findings(reg) + route_table_findings(reg) + nat_findings(reg) + igw_out + eip_out
-                + key_findings(module) + target_group_findings(module))
+                + key_findings(module) + target_group_findings(module) + revision_findings(module))
     removed = []
     if module.params["remove"]:
         for item in [f for f in findings if f["removable"]]:
