@@ -9,6 +9,9 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # The local emulator's endpoint; the local inventory reads the same variable.
 export AWS_ENDPOINT_URL ?= http://127.0.0.1:5000
+# botocore's retries for what runs inside ansible-playbook (lookups); modules get the same through ehrbase_aws.
+export AWS_RETRY_MODE ?= standard
+export AWS_MAX_ATTEMPTS ?= 10
 # Tests run against their own emulator/PostgreSQL/stand-ins so they never touch `make local`'s state.
 TEST_ENV    := AWS_ENDPOINT_URL=http://127.0.0.1:5100 EHRBASE_LOCAL_STATE=$(CURDIR)/.local-test EHRBASE_LOCAL_PORT_OFFSET=100 \
                EHRBASE_LOCAL_BACKUP_INTERVAL=3600

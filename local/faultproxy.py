@@ -15,7 +15,8 @@ Point the collection at it (AWS_ENDPOINT_URL=http://127.0.0.1:5400) and every AW
 
 Faults are drawn from a seeded random generator, so a seed repeats a run's faults (up to the order in which
 parallel regions' calls arrive). --only limits faults to calls named region:Action or Action; --limit caps how
-many faults are injected; --always region:Action drops (or, for a read, fails) the first such call for certain. Every call is counted (reads and mutating per action): GET /faultproxy/stats; the
+many faults are injected; --always region:Action drops (or, for a read, fails) the first such call for certain.
+Every call is counted (reads and mutating per action): GET /faultproxy/stats; the
 configuration can be changed while it runs: POST /faultproxy/config with a JSON body of the options above;
 POST /faultproxy/reset zeroes the counters. /moto-api/ calls pass untouched and uncounted.
 

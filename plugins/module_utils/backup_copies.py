@@ -13,7 +13,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 
 
 def source_region(source_arn):
@@ -37,7 +38,7 @@ def list_copies(client, source_arn=None, identifier=None):
     return found
 
 
-@AWSRetry.jittered_backoff()
+@RETRY
 def _describe_all(client):
     return client.get_paginator("describe_db_instance_automated_backups").paginate().build_full_result()
 

@@ -15,10 +15,8 @@ __metaclass__ = type
 
 import datetime
 
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
-
-RETRY = AWSRetry.jittered_backoff(retries=8, delay=2, max_delay=30)
 
 
 def plain(value):

@@ -71,11 +71,11 @@ import time
 import uuid
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
 )
+from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 USABLE = ["ISSUED", "PENDING_VALIDATION"]
@@ -153,7 +153,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    client = module.client("acm", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("acm", retry_decorator=RETRY)
     try:
         changed, cert = ensure_present(client, module)
     except AWS_ERRORS as e:

@@ -138,7 +138,7 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -321,7 +321,7 @@ def main():
     region = "us-east-1"
     try:
         account = p["account_id"] or module.client("sts", region=region).get_caller_identity()["Account"]
-        api = Budgets(module.client("budgets", region=region, retry_decorator=AWSRetry.jittered_backoff()), account)
+        api = Budgets(module.client("budgets", region=region, retry_decorator=RETRY), account)
         if p["state"] == "absent":
             changed, updated, budget, notes = ensure_absent(api, module)
         else:

@@ -90,7 +90,7 @@ import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 WIDGET_TYPES = ("metric", "text", "alarm", "log", "explorer", "custom")
@@ -211,7 +211,7 @@ def main():
         if errors:
             module.fail_json(msg="Dashboard %s has an invalid definition; nothing was changed. %s"
                              % (p["name"], " ".join(errors)), errors=errors)
-    client = module.client("cloudwatch", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("cloudwatch", retry_decorator=RETRY)
     try:
         if p["state"] == "absent":
             changed, arn, body, body_diff = ensure_absent(client, module)

@@ -117,8 +117,8 @@ updated:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import subset_equal
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
@@ -215,7 +215,7 @@ def main():
     if errors:
         module.fail_json(msg="Alarm %s has an invalid definition; nothing was changed: %s."
                          % (module.params["name"], "; ".join(errors)), errors=errors)
-    client = module.client("cloudwatch", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("cloudwatch", retry_decorator=RETRY)
     try:
         if module.params["state"] == "absent":
             changed, updated, alarm = ensure_absent(client, module)

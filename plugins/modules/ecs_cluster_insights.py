@@ -52,8 +52,8 @@ cluster:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import ecs_tags, ensure_tags
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
@@ -92,7 +92,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("ecs", retry_decorator=RETRY)
     try:
         changed, cluster = ensure_present(client, module)
     except AWS_ERRORS as e:

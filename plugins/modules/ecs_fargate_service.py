@@ -149,8 +149,8 @@ updated:
 import uuid
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import ecs_tags, ensure_tags, subset_equal
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
@@ -280,10 +280,10 @@ def main():
         required_if=[("state", "present", ("task_definition", "desired_count", "subnets", "security_groups"))],
         supports_check_mode=True,
     )
-    client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("ecs", retry_decorator=RETRY)
     try:
         if module.params["state"] == "absent":
-            autoscaling = module.client("application-autoscaling", retry_decorator=AWSRetry.jittered_backoff())
+            autoscaling = module.client("application-autoscaling", retry_decorator=RETRY)
             changed, updated, service = ensure_absent(client, autoscaling, module)
         else:
             changed, updated, service = ensure_present(client, module)

@@ -97,8 +97,8 @@ revision:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import ecs_tags, task_definition_matches
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
@@ -166,7 +166,7 @@ def main():
         required_if=[("state", "present", ("container_definitions", "cpu", "memory", "execution_role_arn"))],
         supports_check_mode=True,
     )
-    client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("ecs", retry_decorator=RETRY)
     try:
         if module.params["state"] == "absent":
             changed, result = ensure_absent(client, module)

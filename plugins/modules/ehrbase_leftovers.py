@@ -26,7 +26,8 @@ description:
   - With O(remove=true) it removes only findings that hold nothing - an empty duplicate VPC (with its own default
     security group, main route table and network ACL), a route table with no subnet and no route but the local one,
     a NAT gateway no route table uses, a detached internet gateway, an unassociated Elastic IP, a target group with no
-    load balancer, the revision of a task definition registered twice the service does not run (deregistered), a key no database, snapshot or secret names (scheduled for deletion after 30 days, cancellable).
+    load balancer, the revision of a task definition registered twice the service does not run (deregistered), a
+    key no database, snapshot or secret names (scheduled for deletion after 30 days, cancellable).
     Never a database, a snapshot or a secret. Check mode says what it would remove.
   - Why a custom module - the upstream modules each manage one object they are told about; none reads the region
     for what this deployment left twice or half-made, and the repair must use the same rules as the run's check.
@@ -93,13 +94,11 @@ removed:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import resource_names
 
-# Long enough for real AWS throttling (the default decorator gives up after ~10 s).
-RETRY = AWSRetry.jittered_backoff(retries=8, delay=2, max_delay=30)
 LIVE_NAT = ["pending", "available"]
 KEY_PENDING_DAYS = 30
 # What a registration sets, not what the task runs: two revisions equal on everything else are the same definition.
@@ -215,9 +214,9 @@ def nat_findings(reg):
             continue
         for nat in nats:
             if nat["NatGatewayId"] not in used:
-                out.append(finding("nat_gateway", nat["NatGatewayId"], tag(nat), "in %s, created %s, no route table "
-                                   "uses it; %d NAT gateways in this subnet" % (subnet, when(nat.get("CreateTime")),
-                                                                             len(nats)), True,
+                evidence = "in %s, created %s, no route table uses it; %d NAT gateways in this subnet" % (
+                    subnet, when(nat.get("CreateTime")), len(nats))
+                out.append(finding("nat_gateway", nat["NatGatewayId"], tag(nat), evidence, True,
                                    "a second NAT gateway in one subnet (each costs money by the hour)"))
     return out
 
@@ -363,8 +362,9 @@ def remove(module, reg, item):
 def sentence(region, item):
     action = ("holds nothing: `ansible-playbook playbooks/repair.yml -e repair_confirm=yes` removes it"
               if item["removable"] else "not removed automatically - decide by hand, then re-run")
-    return "%s %s %s (%s) in %s: %s; %s." % (item["type"].replace("_", " "), item["id"], item["name"] or "-",
-                                            item["evidence"], region, item["why"], action)
+    what = item["type"].replace("_", " ")
+    return "%s %s %s (%s) in %s: %s; %s." % (what, item["id"], item["name"] or "-", item["evidence"], region,
+                                            item["why"], action)
 
 
 def ensure_scanned(module):

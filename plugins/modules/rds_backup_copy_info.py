@@ -59,8 +59,8 @@ copies:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.backup_copies import list_copies, snake
 from ansible_collections.medzen.ehrbase.plugins.module_utils.backup_copies import replica_arns
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
@@ -75,11 +75,11 @@ def main():
         ),
         supports_check_mode=True,
     )
-    client = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("rds", retry_decorator=RETRY)
     try:
         copies = list_copies(client, module.params["source_db_instance_arn"],
                              module.params["source_db_instance_identifier"])
-        secrets = replica_arns(module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff()),
+        secrets = replica_arns(module.client("secretsmanager", retry_decorator=RETRY),
                                module.params["secret_names"])
     except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not list the backup copies in %s" % module.region)

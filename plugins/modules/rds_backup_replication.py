@@ -72,8 +72,8 @@ replication:
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.backup_copies import (
     active_copy,
     list_copies,
@@ -126,7 +126,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    client = module.client("rds", retry_decorator=AWSRetry.jittered_backoff())
+    client = module.client("rds", retry_decorator=RETRY)
     ensure = ensure_present if module.params["state"] == "present" else ensure_absent
     try:
         source_region(module.params["source_db_instance_arn"])

@@ -167,8 +167,34 @@ KILL_POINTS = [
 ]
 
 
+def descendants(pid):
+    children = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % entry) as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(pid):
+    """SIGKILL the run and every process under it (ansible's workers start sessions of their own)."""
+    for victim in [pid] + descendants(pid):
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def run_and_kill(marker, delay, timeout=900):
-    """site.yml until `marker` appears in its output, then SIGKILL of its whole process group (modules included)."""
+    """site.yml until `marker` appears in its output, then SIGKILL of it and every process under it (modules too)."""
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_FORCE_COLOR="0", AWS_ENDPOINT_URL=ENDPOINT, PYTHONUNBUFFERED="1")
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "inventories/local", "site.yml",
@@ -180,7 +206,7 @@ def run_and_kill(marker, delay, timeout=900):
         seen.append(line)
         if line.startswith(marker):
             time.sleep(delay)
-            os.killpg(proc.pid, signal.SIGKILL)
+            kill_tree(proc.pid)
             break
         assert time.monotonic() - start < timeout, "".join(seen[-50:])
     proc.wait()
