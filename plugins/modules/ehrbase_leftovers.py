@@ -93,6 +93,7 @@ removed:
   elements: dict
 """
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
@@ -169,18 +170,19 @@ def vpc_findings(reg):
     if len(reg.vpcs) < 2:
         return []
     held = dict((v["VpcId"], reg.holdings(v["VpcId"])) for v in reg.vpcs)
-    empty = [v for v in sorted(held) if not held[v]]
-    # Keep the VPC that holds the deployment; if none holds anything, keep one of the empty ones.
-    keep = [v for v in sorted(held) if held[v]] or empty[:1]
+    holders = [v for v in sorted(held) if held[v]]
+    # Keep the VPC that holds the deployment; if none holds anything, one of the empty ones.
+    keep = holders if len(holders) > 1 else (holders or sorted(held)[:1])
     out = []
     for vpc in sorted(held):
-        if vpc in keep:
-            continue
-        removable = not held[vpc] and len(keep) == 1
-        out.append(finding("vpc", vpc, reg.names["vpc"], "holds %s; %s holds %s" % (
-            holds_text(held[vpc]), ", ".join(keep), "; ".join(holds_text(held[k]) for k in keep)), removable,
-            "a second VPC of the same name (a create retried after its answer was lost)" if removable else
-            "more than one VPC of this name holds resources: which one is the deployment is not guessed"))
+        others = "; ".join("%s holds %s" % (k, holds_text(held[k])) for k in keep if k != vpc)
+        evidence = "holds %s%s" % (holds_text(held[vpc]), "; " + others if others else "")
+        if len(holders) > 1 and held[vpc]:
+            out.append(finding("vpc", vpc, reg.names["vpc"], evidence, False, "more than one VPC of this name holds "
+                               "resources: which one is the deployment is not guessed"))
+        elif vpc not in keep:
+            out.append(finding("vpc", vpc, reg.names["vpc"], evidence, True,
+                               "a second VPC of the same name (a create retried after its answer was lost)"))
     return out
 
 
@@ -222,9 +224,9 @@ def nat_findings(reg):
 
 
 def gateway_findings(reg):
-    detached = [i for i in reg.igws if not i.get("Attachments")]
+    detached = sorted([i for i in reg.igws if not i.get("Attachments")], key=lambda i: i["InternetGatewayId"])
     attached = [i for i in reg.igws if i.get("Attachments")]
-    adopt = detached[0]["InternetGatewayId"] if len(detached) == 1 and not attached and len(reg.vpcs) == 1 else ""
+    adopt = detached[0]["InternetGatewayId"] if detached and not attached and len(reg.vpcs) == 1 else ""
     return adopt, [finding("internet_gateway", i["InternetGatewayId"], tag(i), "attached to nothing", True,
                            "an internet gateway created by a run interrupted before it was attached")
                    for i in detached if i["InternetGatewayId"] != adopt]
@@ -326,7 +328,11 @@ def revision_findings(module):
     same = [dict((k, v) for k, v in d.items() if k not in REVISION_FIELDS) for d in defs]
     if same[0] != same[1]:
         return []
-    services = ecs.describe_services(aws_retry=True, cluster=names["cluster"], services=[names["service"]])["services"]
+    try:
+        services = ecs.describe_services(aws_retry=True, cluster=names["cluster"],
+                                         services=[names["service"]])["services"]
+    except is_boto3_error_code("ClusterNotFoundException"):
+        services = []
     running = [svc.get("taskDefinition") for svc in services if svc.get("status") == "ACTIVE"]
     spare = arns[0] if arns[0] not in running and arns[1] in running else arns[1]
     return [finding("task_definition", spare, spare.split("/")[-1], "registered %s, the same definition as %s, "

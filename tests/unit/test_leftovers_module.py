@@ -55,7 +55,8 @@ def test_an_empty_second_vpc_is_named_and_removed_only_when_asked_and_never_one_
 
     other = vpc(True, cidr="10.41.0.0/16")  # two VPCs that both hold something: which is ours is not guessed
     found = scan(remove=True)
-    assert [f["removable"] for f in found["findings"]] == [False] and found["removed"] == []
+    assert sorted((f["id"], f["removable"]) for f in found["findings"]) == sorted([(kept, False), (other, False)])
+    assert found["removed"] == [] and "decide by hand" in found["problems"][0]
     assert sorted(vpcs()) == sorted([kept, other])
 
 
