@@ -146,16 +146,26 @@ class Region(object):
     def holdings(self, vpc_id):
         """What a VPC holds beyond what AWS creates with every VPC."""
         held = {
-            "subnets": len([s for s in self.subnets if s["VpcId"] == vpc_id]),
-            "network interfaces": len([e for e in self.enis if e["VpcId"] == vpc_id]),
-            "NAT gateways": len([n for n in self.nats if n["VpcId"] == vpc_id]),
-            "internet gateways": len([i for i in self.igws
-                                      if any(a.get("VpcId") == vpc_id for a in i.get("Attachments", []))]),
-            "route tables": len([t for t in self.tables if t["VpcId"] == vpc_id
-                                 and not any(a.get("Main") for a in t.get("Associations", []))]),
-            "security groups": len([g for g in self.groups if g["VpcId"] == vpc_id and g["GroupName"] != "default"]),
+            "subnets": count(self.subnets, vpc_id),
+            "network interfaces": count(self.enis, vpc_id),
+            "NAT gateways": count(self.nats, vpc_id),
+            "internet gateways": len([i for i in self.igws if vpc_id in attached_vpcs(i)]),
+            "route tables": count([t for t in self.tables if not is_main(t)], vpc_id),
+            "security groups": count([g for g in self.groups if g["GroupName"] != "default"], vpc_id),
         }
         return dict((k, v) for k, v in held.items() if v)
+
+
+def count(objects, vpc_id):
+    return len([o for o in objects if o.get("VpcId") == vpc_id])
+
+
+def attached_vpcs(igw):
+    return [a.get("VpcId") for a in igw.get("Attachments", [])]
+
+
+def is_main(table):
+    return any(a.get("Main") for a in table.get("Associations", []))
 
 
 def holds_text(held):
@@ -248,43 +258,40 @@ def eip_findings(reg):
     return adopt, out
 
 
-def key_findings(module):
-    kms = module.client("kms", retry_decorator=RETRY)
-    aliases = kms.list_aliases(aws_retry=True, Limit=100)["Aliases"]
-    aliased = set(a.get("TargetKeyId") for a in aliases if a.get("TargetKeyId"))
+def our_keys_without_alias(module, kms, aliased):
+    """Enabled customer keys of this deployment in this region (not a partner's copy key) that have no alias."""
     want = module.params["tags"]
-    region = module.region
-    candidates = []
+    found = []
     for key_id in [k["KeyId"] for k in kms.list_keys(aws_retry=True, Limit=1000)["Keys"] if k["KeyId"] not in aliased]:
         meta = kms.describe_key(aws_retry=True, KeyId=key_id)["KeyMetadata"]
         if meta.get("KeyManager") != "CUSTOMER" or meta.get("KeyState") != "Enabled":
             continue
         tags = dict((t["TagKey"], t["TagValue"])
                     for t in kms.list_resource_tags(aws_retry=True, KeyId=key_id).get("Tags", []))
-        if want and any(tags.get(k) != v for k, v in want.items()):
-            continue
-        if tags.get("Region", region) != region or tags.get("CopyOf"):
-            continue
-        candidates.append(meta)
+        ours = all(tags.get(k) == v for k, v in want.items())
+        if ours and tags.get("Region", module.region) == module.region and not tags.get("CopyOf"):
+            found.append(meta)
+    return sorted(found, key=lambda m: when(m.get("CreationDate")))
+
+
+def key_findings(module):
+    kms = module.client("kms", retry_decorator=RETRY)
+    aliases = kms.list_aliases(aws_retry=True, Limit=100)["Aliases"]
+    candidates = our_keys_without_alias(module, kms, set(a.get("TargetKeyId") for a in aliases if a.get("TargetKeyId")))
     if not candidates:
         return []
     used = keys_in_use(module)
     alias_exists = any(a["AliasName"] == "alias/" + module.params["kms_alias"] and a.get("TargetKeyId")
                        for a in aliases)
-    candidates.sort(key=lambda m: when(m.get("CreationDate")))
-    # Without the alias, the oldest key is the one the next run adopts (rds role), unless something uses another.
-    keep = [] if alias_exists else [m["KeyId"] for m in candidates if m["Arn"] in used or m["KeyId"] in used][:1]
-    if not alias_exists and not keep:
-        keep = [candidates[0]["KeyId"]]
+    # Without the alias, the next run adopts one key (rds role): the one something uses, else the oldest.
+    keep = [] if alias_exists else ([m["KeyId"] for m in candidates if m["Arn"] in used or m["KeyId"] in used][:1]
+                                    or [candidates[0]["KeyId"]])
     out = []
-    for meta in candidates:
-        if meta["KeyId"] in keep:
-            continue
-        in_use = meta["Arn"] in used or meta["KeyId"] in used
+    for meta in [m for m in candidates if m["KeyId"] not in keep]:
+        user = used.get(meta["Arn"], used.get(meta["KeyId"]))
         out.append(finding("kms_key", meta["KeyId"], meta.get("Description", ""), "created %s, no alias, %s" % (
-            when(meta.get("CreationDate")), "used by %s" % used.get(meta["Arn"], used.get(meta["KeyId"])) if in_use
-            else "no database, snapshot or secret uses it"), not in_use,
-            "a key of this deployment without alias (a run stopped between CreateKey and CreateAlias)"))
+            when(meta.get("CreationDate")), "used by %s" % user if user else "no database, snapshot or secret uses it"),
+            not user, "a key of this deployment without alias (a run stopped between CreateKey and CreateAlias)"))
     return out
 
 

@@ -31,13 +31,28 @@ EXPECTED_GLOBAL = {"hosted_zone": 1, "health_check": 3, "record_set_names": None
 FAST = ["-e", "ehrbase_region_rollout=parallel"]  # the plain re-runs: all regions at once
 
 
-def region_census(region):
-    p = PREFIX[region]
-    ec2, kms = aws("ec2", region), aws("kms", region)
+def network_census(region):
+    ec2 = aws("ec2", region)
     vpcs = [v["VpcId"] for v in ec2.describe_vpcs(Filters=OURS)["Vpcs"]]
     in_vpcs = [{"Name": "vpc-id", "Values": vpcs}]
     addresses = ec2.describe_addresses()["Addresses"]
     igws = ec2.describe_internet_gateways()["InternetGateways"]
+    return {
+        "vpc": len(vpcs),
+        "subnet": len(ec2.describe_subnets(Filters=in_vpcs)["Subnets"]),
+        "nat_gateway": len([n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] in ("pending", "available")]),
+        "elastic_ip": len(addresses),
+        "elastic_ip_unassociated": len([a for a in addresses if not a.get("AssociationId")]),
+        "internet_gateway": len([i for i in igws if any(t["Value"] == PREFIX[region] + "-igw" for t in i.get("Tags", []))]),
+        "internet_gateway_detached": len([i for i in igws if not i.get("Attachments")]),
+        "security_group": len(ec2.describe_security_groups(Filters=in_vpcs)["SecurityGroups"]),
+        "route_table": len(ec2.describe_route_tables(Filters=in_vpcs)["RouteTables"]),
+    }
+
+
+def region_keys(region):
+    """Enabled customer keys of the region itself (partners' copy keys, tagged CopyOf, are theirs)."""
+    kms = aws("kms", region)
     keys = []
     for k in kms.list_keys()["Keys"]:
         meta = kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]
@@ -45,30 +60,28 @@ def region_census(region):
         if meta["KeyState"] == "Enabled" and meta["KeyManager"] == "CUSTOMER" and not tags.get("CopyOf"):
             keys.append(k["KeyId"])
     aliased = {a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
-    ecs = aws("ecs", region)
+    return {"kms_key": len(keys), "kms_key_without_alias": len([k for k in keys if k not in aliased])}
+
+
+def app_census(region):
+    p = PREFIX[region]
+    ecs, elb = aws("ecs", region), aws("elbv2", region)
     services = ecs.describe_services(cluster=p + "-cluster", services=[p + "-ehrbase"])["services"]
     return {
-        "vpc": len(vpcs),
-        "subnet": len(ec2.describe_subnets(Filters=in_vpcs)["Subnets"]),
-        "nat_gateway": len([n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] in ("pending", "available")]),
-        "elastic_ip": len(addresses),
-        "elastic_ip_unassociated": len([a for a in addresses if not a.get("AssociationId")]),
-        "internet_gateway": len([i for i in igws if any(t["Value"] == p + "-igw" for t in i.get("Tags", []))]),
-        "internet_gateway_detached": len([i for i in igws if not i.get("Attachments")]),
-        "security_group": len(ec2.describe_security_groups(Filters=in_vpcs)["SecurityGroups"]),
-        "route_table": len(ec2.describe_route_tables(Filters=in_vpcs)["RouteTables"]),
-        "kms_key": len(keys),
-        "kms_key_without_alias": len([k for k in keys if k not in aliased]),
         "secret": len([s for s in aws("secretsmanager", region).list_secrets()["SecretList"]
                        if s["Name"].startswith(p + "/")]),
         "db_instance": len(aws("rds", region).describe_db_instances()["DBInstances"]),
-        "load_balancer": len(aws("elbv2", region).describe_load_balancers()["LoadBalancers"]),
-        "target_group": len(aws("elbv2", region).describe_target_groups()["TargetGroups"]),
+        "load_balancer": len(elb.describe_load_balancers()["LoadBalancers"]),
+        "target_group": len(elb.describe_target_groups()["TargetGroups"]),
         "service": len([s for s in services if s["status"] == "ACTIVE"]),
         "task_definition_revision": len(ecs.list_task_definitions(familyPrefix=p + "-ehrbase",
                                                                   status="ACTIVE")["taskDefinitionArns"]),
         "alarm": len(aws("cloudwatch", region).describe_alarms()["MetricAlarms"]),
     }
+
+
+def region_census(region):
+    return dict(network_census(region), **region_keys(region), **app_census(region))
 
 
 def global_census():

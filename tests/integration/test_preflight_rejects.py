@@ -2,11 +2,15 @@
 
 import os
 import shutil
+import sys
 
 import pytest
 import yaml
 
-from helpers import REGIONS, ROOT, aws, run_playbook
+from helpers import ENDPOINT, REGIONS, ROOT, aws, run_playbook
+
+sys.path.insert(0, os.path.join(ROOT, "local"))
+from faultproxy import FaultProxy  # noqa: E402  pylint: disable=wrong-import-position
 
 CASES = {
     # name: (edit(inventory_dir), expected message fragment)
@@ -58,6 +62,23 @@ CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def counter():
+    """Every AWS call of the run passes a (fault-free) proxy that counts reads and mutating calls."""
+    proxy = FaultProxy(ENDPOINT).start()
+    yield proxy
+    proxy.stop()
+
+
+def refused(inventory, counter):
+    """site.yml through the counting proxy; the refusal must come with zero mutating calls."""
+    counter.faults.reset()
+    rc, out = run_playbook("site.yml", inventory=inventory, env={"AWS_ENDPOINT_URL": counter.url})
+    stats = counter.faults.stats()
+    assert stats["mutating"] == 0, stats["mutating_calls"]
+    return rc, out
+
+
 def edit(inv, host, **values):
     # Written over the region's plan (00_plan.yml) in the inventory's own file, which Ansible reads after it.
     path = os.path.join(inv, "host_vars", host, "main.yml")
@@ -99,12 +120,12 @@ def our_resources():
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_invalid_plan_is_refused_before_any_change(case, tmp_path, emulator):
+def test_invalid_plan_is_refused_before_any_change(case, tmp_path, emulator, counter):
     inv = str(tmp_path / "inv")
     shutil.copytree(os.path.join(ROOT, "inventories", "local"), inv)  # symlinks resolved into copies
     edit_fn, expected = CASES[case]
     edit_fn(inv)
-    rc, out = run_playbook("site.yml", inventory=inv)
+    rc, out = refused(inv, counter)
     assert rc != 0, out
     assert expected in out, out
     assert "no AWS resource was touched" in out or "Nothing was changed" in out, out
@@ -112,19 +133,19 @@ def test_invalid_plan_is_refused_before_any_change(case, tmp_path, emulator):
     assert our_resources() == []
 
 
-def test_wrong_type_caught_by_role_argument_spec(tmp_path, emulator):
+def test_wrong_type_caught_by_role_argument_spec(tmp_path, emulator, counter):
     """Types the plan validator does not read are caught by the roles' argument specs."""
     inv = str(tmp_path / "inv")
     shutil.copytree(os.path.join(ROOT, "inventories", "local"), inv)
     edit(inv, "eu-west-1", network_tags=["Project", "medzen"])
-    rc, out = run_playbook("site.yml", inventory=inv)
+    rc, out = refused(inv, counter)
     assert rc != 0
     assert "role network rejects its variables" in out, out
     assert "network_tags" in out and "Nothing was changed" in out, out
     assert our_resources() == []
 
 
-def test_mistaken_plans_ops_people_make_are_refused_in_one_run(tmp_path, emulator):
+def test_mistaken_plans_ops_people_make_are_refused_in_one_run(tmp_path, emulator, counter):
     """The rules added for plans AWS accepted or rejected only half-way (tests/unit/test_plan.py has one case per
     rule): one run with several mistakes names every one of them, and nothing is created."""
     inv = str(tmp_path / "inv")
@@ -135,7 +156,7 @@ def test_mistaken_plans_ops_people_make_are_refused_in_one_run(tmp_path, emulato
     edit(inv, "eu-central-1", ehrbase_region_role="africa", rds_storage_type="io1", ecs_cpu_target=150)
     edit(inv, "af-south-1", ehrbase_name_prefix="medzen-prod-", rds_master_username="rdsadmin",
          rds_backup_copy_region="af-south-1")
-    rc, out = run_playbook("site.yml", inventory=inv)
+    rc, out = refused(inv, counter)
     text = " ".join(out.split())
     assert rc != 0
     for needle in ("public address space", "switches off a standby in a second AZ", "YAML read it as a float",
