@@ -166,3 +166,24 @@ def test_mistaken_plans_ops_people_make_are_refused_in_one_run(tmp_path, emulato
                    "rds_backup_copy_region (region af-south-1) = 'af-south-1': copies in the region they protect"):
         assert needle in text, needle + "\n" + out[-5000:]
     assert "PLAY [Region" not in out and our_resources() == []
+
+
+def test_the_other_mistaken_plans_are_refused_in_one_run_too(tmp_path, emulator, counter):
+    """The rules the run above does not exercise (each also has its own unit test): one more run, every mistake
+    named, zero mutating calls."""
+    inv = str(tmp_path / "inv")
+    shutil.copytree(os.path.join(ROOT, "inventories", "local"), inv)
+    edit_all(inv, ehrbase_environment="prod", ehrbase_domain="ehr.medzenhealth.app.")
+    edit(inv, "eu-west-1", network_rds_admin_cidrs=["10.8.0.0/16"], ecs_task_cpu=0, rds_deletion_protection=False)
+    edit(inv, "eu-central-1", ehrbase_name_prefix="medzen-prod-euw1")  # eu-west-1's in prod
+    edit(inv, "af-south-1", ehrbase_name_prefix="internal-prod-afs1", rds_master_username="m" * 64,
+         rds_storage_type="io1", rds_iops=10000, rds_allocated_storage=100)
+    rc, out = refused(inv, counter)
+    text = " ".join(out.split())
+    assert rc != 0
+    for needle in ("ends with a dot", "opens PostgreSQL to 65536 addresses", "is not a Fargate size",
+                   "switches off deletion protection", "is used by eu-west-1, eu-central-1",
+                   "reserves for internal load balancer names", "rds_master_username (region af-south-1)",
+                   "at most 50 IOPS per GB"):
+        assert needle in text, needle + "\n" + out[-5000:]
+    assert "PLAY [Region" not in out and our_resources() == []
