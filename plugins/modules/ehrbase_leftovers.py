@@ -376,8 +376,8 @@ def sentence(region, item):
     action = ("holds nothing: `ansible-playbook playbooks/repair.yml -e repair_confirm=yes` removes it"
               if item["removable"] else "not removed automatically - decide by hand, then re-run")
     what = item["type"].replace("_", " ")
-    return "%s %s %s (%s) in %s: %s; %s." % (what, item["id"], item["name"] or "-", item["evidence"], region,
-                                            item["why"], action)
+    return "%s %s %s (%s) in %s: %s; %s." % (
+        what, item["id"], item["name"] or "-", item["evidence"], region, item["why"], action)
 
 
 def ensure_scanned(module):
