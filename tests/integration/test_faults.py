@@ -182,7 +182,7 @@ KILL_POINTS = [
 
 def descendants(pid):
     children = {}
-    for entry in os.listdir("/proc"):
+    for entry in [e for e in os.listdir("/proc") if e.isdigit()]:
         try:
             with open("/proc/%s/stat" % entry) as fh:
                 ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
