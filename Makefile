@@ -17,7 +17,7 @@ TEST_ENV    := AWS_ENDPOINT_URL=http://127.0.0.1:5100 EHRBASE_LOCAL_STATE=$(CURD
                EHRBASE_LOCAL_BACKUP_INTERVAL=3600
 STAMP       := $(VENV)/.installed
 
-.PHONY: help setup local-up local-down local-status local test lint sanity package unit molecule integration awx docs clean
+.PHONY: help setup local-up local-down local-status local test lint sanity package unit molecule integration awx docs bench clean
 
 help:  ## List targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -72,9 +72,15 @@ awx: setup  ## AWX job templates launched through ansible-runner as AWX 24 start
 	$(TEST_ENV) $(PY) local/localenv.py up
 	$(TEST_ENV) $(PY) -m pytest -q tests/awx
 
+bench: setup  ## Time site.yml from empty, no-op and --check on an emulator of its own (BENCH_PEER, BENCH_ROUNDS; not in test)
+	$(PY) tools/bench.py
+
 docs: setup  ## Regenerate the variable tables of every role README from meta/argument_specs.yml
 	$(PY) tools/role_docs.py
 
 clean:  ## Stop the test environment and remove its state
 	-$(TEST_ENV) $(PY) local/localenv.py down
 	rm -rf .local-test
+	-AWS_ENDPOINT_URL=http://127.0.0.1:5200 EHRBASE_LOCAL_STATE=$(CURDIR)/.local-bench EHRBASE_LOCAL_PORT_OFFSET=200 \
+		$(PY) local/localenv.py down
+	rm -rf .local-bench
