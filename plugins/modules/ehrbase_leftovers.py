@@ -131,10 +131,12 @@ class Region(object):
         self.vpcs = self.ec2_list("describe_vpcs", "Vpcs", Filters=[{"Name": "tag:Name", "Values": [self.names["vpc"]]}])
         ids = [v["VpcId"] for v in self.vpcs]
         in_vpcs = [{"Name": "vpc-id", "Values": ids}]
-        self.subnets = self.ec2_list("describe_subnets", "Subnets", Filters=in_vpcs) if ids else []
-        self.enis = self.ec2_list("describe_network_interfaces", "NetworkInterfaces", Filters=in_vpcs) if ids else []
+        # What a VPC holds is read only when there are two to tell apart (the usual run reads one VPC).
+        two = len(ids) > 1
+        self.subnets = self.ec2_list("describe_subnets", "Subnets", Filters=in_vpcs) if two else []
+        self.enis = self.ec2_list("describe_network_interfaces", "NetworkInterfaces", Filters=in_vpcs) if two else []
+        self.groups = self.ec2_list("describe_security_groups", "SecurityGroups", Filters=in_vpcs) if two else []
         self.tables = self.ec2_list("describe_route_tables", "RouteTables", Filters=in_vpcs) if ids else []
-        self.groups = self.ec2_list("describe_security_groups", "SecurityGroups", Filters=in_vpcs) if ids else []
         self.nats = self.ec2_list("describe_nat_gateways", "NatGateways",
                                   Filter=in_vpcs + [{"Name": "state", "Values": LIVE_NAT}]) if ids else []
         self.igws = self.ec2_list("describe_internet_gateways", "InternetGateways",
