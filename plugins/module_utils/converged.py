@@ -1,0 +1,379 @@
+# -*- coding: utf-8 -*-
+# Copyright: MedZen Health
+# Apache License 2.0
+"""The converged-state seal behind site.yml's fast no-op path.
+
+After a complete, successful site.yml run a region is *sealed*: one SSM parameter in that region holds a digest of the
+run's inputs (inventory and extra variables, and the collection's own code) and a digest of every resource the
+collection manages there, read with the describe calls below, plus the outputs the roles published (ids and names,
+never a secret). The next run reads the same resources again - about sixty reads per region, side by side - and
+when the inputs and every resource digest equal the seal, the roles would change nothing: they are idempotent on
+those inputs from that state (tests/integration prove both halves), so the run may skip them and use the sealed
+outputs. Any difference names the resources that differ and the run goes the normal way, which reports and corrects
+the drift; the run after it seals again.
+
+A digest covers a resource's whole describe answer except what AWS changes by itself (status, counters, timestamps,
+the ECS deployment log, the task count autoscaling sets): a field nobody listed here is compared, so an attribute
+the roles manage cannot drift unseen. Anything unlisted that moves by itself only costs a normal run.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import hashlib
+import json
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
+from ansible_collections.medzen.ehrbase.plugins.module_utils.reads import plain
+
+SEAL_VERSION = 1
+# What AWS moves by itself; never part of a digest.
+VOLATILE = frozenset("""
+    ResponseMetadata NextToken Marker NextMarker IsTruncated MaxItems
+    State Status StateValue StateReason StateReasonData StateUpdatedTimestamp StateTransitionedTimestamp
+    DBInstanceStatus StatusInfos ActivityStreamStatus
+    status statusReason runningCount pendingCount desiredCount deployments events
+    registeredContainerInstancesCount runningTasksCount pendingTasksCount activeServicesCount statistics
+    storedBytes metricFilterCount creationTime LastAccessedDate LastChangedDate VersionIdsToStages
+    RoleLastUsed HealthCheckVersion AvailableIpAddressCount
+    SubscriptionsConfirmed SubscriptionsPending SubscriptionsDeleted
+    CalculatedSpend TimePeriod Alarms InUseBy NotBefore NotAfter ValidationStatus RenewalEligibility
+""".split())
+VOLATILE_SUFFIXES = ("Date", "Time", "Timestamp", "At")
+
+
+def normalized(value):
+    """A describe answer without what AWS moves by itself, JSON-safe."""
+    if isinstance(value, dict):
+        return dict((k, normalized(v)) for k, v in value.items()
+                    if k not in VOLATILE and not k.endswith(VOLATILE_SUFFIXES))
+    if isinstance(value, (list, tuple)):
+        return [normalized(v) for v in value]
+    return plain(value)
+
+
+def digest(value):
+    text = json.dumps(normalized(value), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def tag_value(obj, key="Name"):
+    tags = obj.get("Tags") or obj.get("TagList") or []
+    return dict((t["Key"], t["Value"]) for t in tags).get(key, "")
+
+
+def pages(client, method, key, **kwargs):
+    """Every page of a list/describe call (the paginators do not take aws_retry; the client's calls do)."""
+    items = []
+    answer = getattr(client, method)(aws_retry=True, **kwargs)
+    items.extend(answer.get(key, []))
+    while answer.get("NextToken"):
+        answer = getattr(client, method)(aws_retry=True, NextToken=answer["NextToken"], **kwargs)
+        items.extend(answer.get(key, []))
+    return items
+
+
+def missing(error):
+    code = error.response.get("Error", {}).get("Code", "") if hasattr(error, "response") else ""
+    return "NotFound" in code or code in ("ResourceNotFoundException", "NoSuchEntity", "DBInstanceNotFound",
+                                          "DBSubnetGroupNotFoundFault", "DBParameterGroupNotFound",
+                                          "LoadBalancerNotFound", "TargetGroupNotFound", "ParameterNotFound",
+                                          "ResourceNotFound", "NotFoundException", "InvalidParameterValue")
+
+
+class Snapshot(object):
+    """The region's managed resources, read once: {key: digest}. Keys name the resource for an operator."""
+
+    def __init__(self, module, spec):
+        self.module = module
+        self.spec = spec
+        self.names = spec["names"]
+        self.clients = {}
+        self.items = {}
+
+    def client(self, service, region=None):
+        key = (service, region)
+        if key not in self.clients:
+            kwargs = {"region": region} if region else {}
+            self.clients[key] = self.module.client(service, retry_decorator=RETRY, **kwargs)
+        return self.clients[key]
+
+    def call(self, service, method, region=None, **kwargs):
+        return getattr(self.client(service, region), method)(aws_retry=True, **kwargs)
+
+    def put(self, key, value):
+        self.items[key] = digest(value)
+
+    def take(self):
+        # Clients are made here, one thread: boto3's session is not safe to create clients from side by side.
+        for service in ("ec2", "rds", "kms", "secretsmanager", "ecs", "iam", "logs", "elbv2", "acm",
+                        "application-autoscaling", "cloudwatch", "sns", "route53"):
+            self.client(service)
+        for service in ("cloudwatch", "sns"):
+            self.client(service, "us-east-1")
+        self.client("cloudwatch", self.spec["dashboard_region"])
+        self.client("budgets", "us-east-1")
+        self.client("sts")
+        parts = (self.network, self.database, self.app, self.dns, self.monitoring)
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+            for future in [pool.submit(part) for part in parts]:
+                future.result()
+        return self.items
+
+    # --- network -----------------------------------------------------------------------------------------------
+    def network(self):
+        vpcs = self.call("ec2", "describe_vpcs", Filters=[{"Name": "tag:Name", "Values": [self.names["vpc"]]}])["Vpcs"]
+        for vpc in vpcs:
+            self.put("vpc %s" % tag_value(vpc), vpc)
+        ids = [v["VpcId"] for v in vpcs]
+        if not ids:
+            return
+        in_vpc = [{"Name": "vpc-id", "Values": ids}]
+        ec2 = self.client("ec2")
+        for subnet in pages(ec2, "describe_subnets", "Subnets", Filters=in_vpc):
+            self.put("subnet %s" % (tag_value(subnet) or subnet["SubnetId"]), subnet)
+        for table in pages(ec2, "describe_route_tables", "RouteTables", Filters=in_vpc):
+            self.put("route table %s" % (tag_value(table) or table["RouteTableId"]), table)
+        for group in pages(ec2, "describe_security_groups", "SecurityGroups", Filters=in_vpc):
+            self.put("security group %s" % group["GroupName"], group)
+        for nat in pages(ec2, "describe_nat_gateways", "NatGateways", Filter=in_vpc):
+            if nat.get("State") not in ("deleted", "deleting"):
+                self.put("NAT gateway %s" % (tag_value(nat) or nat["NatGatewayId"]), nat)
+        igws = self.call("ec2", "describe_internet_gateways",
+                         Filters=[{"Name": "attachment.vpc-id", "Values": ids}])["InternetGateways"]
+        for igw in igws:
+            self.put("internet gateway %s" % (tag_value(igw) or igw["InternetGatewayId"]), igw)
+        for address in self.call("ec2", "describe_addresses", Filters=[{"Name": "domain", "Values": ["vpc"]}])["Addresses"]:
+            if tag_value(address).startswith(self.names["nat_eip"].split("{az}")[0]):
+                self.put("Elastic IP %s" % tag_value(address), address)
+
+    # --- data tier ---------------------------------------------------------------------------------------------
+    def database(self):
+        rds = self.client("rds")
+        for db in pages(rds, "describe_db_instances", "DBInstances",
+                        Filters=[{"Name": "db-instance-id", "Values": [self.names["db"]]}]):
+            self.put("database %s" % db["DBInstanceIdentifier"], db)
+        self.guarded("database subnet group %s" % self.names["db_subnet_group"], lambda: self.call(
+            "rds", "describe_db_subnet_groups", DBSubnetGroupName=self.names["db_subnet_group"])["DBSubnetGroups"])
+        group = self.spec["db_parameter_group"]
+        if self.guarded("database parameter group %s" % group, lambda: self.call(
+                "rds", "describe_db_parameter_groups", DBParameterGroupName=group)["DBParameterGroups"]):
+            self.put("database parameters of %s" % group,
+                     pages(rds, "describe_db_parameters", "Parameters", DBParameterGroupName=group, Source="user"))
+        aliases = pages(self.client("kms"), "list_aliases", "Aliases")
+        for alias in aliases:
+            if alias["AliasName"].startswith("alias/" + self.spec["kms_alias_prefix"]) and alias.get("TargetKeyId"):
+                key_id = alias["TargetKeyId"]
+                self.put("KMS key %s" % alias["AliasName"], {
+                    "alias": alias, "key": self.call("kms", "describe_key", KeyId=key_id)["KeyMetadata"],
+                    "rotation": self.call("kms", "get_key_rotation_status", KeyId=key_id).get("KeyRotationEnabled"),
+                    "policy": self.call("kms", "get_key_policy", KeyId=key_id, PolicyName="default")["Policy"]})
+        for secret in sorted(self.spec["secret_names"]):
+            self.guarded("secret %s" % secret, lambda s=secret: self.call("secretsmanager", "describe_secret", SecretId=s))
+
+    def guarded(self, key, read):
+        """Read one resource by name; a resource that is not there is recorded as absent."""
+        try:
+            value = read()
+        except Exception as e:  # pylint: disable=broad-except
+            if not missing(e):
+                raise
+            value = None
+        self.put(key, value if value not in ([], None) else "absent")
+        return value not in ([], None)
+
+    # --- app tier ----------------------------------------------------------------------------------------------
+    def app(self):
+        names = self.names
+        clusters = self.call("ecs", "describe_clusters", clusters=[names["cluster"]],
+                             include=["SETTINGS", "CONFIGURATIONS", "TAGS"])["clusters"]
+        self.put("ECS cluster %s" % names["cluster"], [c for c in clusters if c.get("status") != "INACTIVE"])
+        services = self.call("ecs", "describe_services", cluster=names["cluster"], services=[names["service"]],
+                             include=["TAGS"]).get("services", []) if clusters else []
+        services = [s for s in services if s.get("status") != "INACTIVE"]
+        self.put("ECS service %s" % names["service"], services)
+        for service in services:
+            self.put("task definition of %s" % names["service"], self.call(
+                "ecs", "describe_task_definition", taskDefinition=service["taskDefinition"], include=["TAGS"]))
+        self.put("task definition revisions %s" % names["task_family"], pages(
+            self.client("ecs"), "list_task_definitions", "taskDefinitionArns", familyPrefix=names["task_family"],
+            status="ACTIVE"))
+        for role in (names["execution_role"], names["task_role"]):
+            if self.guarded("IAM role %s" % role, lambda r=role: self.call("iam", "get_role", RoleName=r)["Role"]):
+                inline = self.call("iam", "list_role_policies", RoleName=role)["PolicyNames"]
+                self.put("IAM policies of %s" % role, {
+                    "inline": dict((p, self.call("iam", "get_role_policy", RoleName=role, PolicyName=p)["PolicyDocument"])
+                                   for p in inline),
+                    "attached": self.call("iam", "list_attached_role_policies", RoleName=role)["AttachedPolicies"]})
+        self.put("log group %s" % names["log_group"], [g for g in self.call(
+            "logs", "describe_log_groups", logGroupNamePrefix=names["log_group"])["logGroups"]
+            if g["logGroupName"] == names["log_group"]])
+        self.load_balancer()
+        target = "service/%s/%s" % (names["cluster"], names["service"])
+        self.put("scalable target %s" % target, self.call(
+            "application-autoscaling", "describe_scalable_targets", ServiceNamespace="ecs", ResourceIds=[target])
+            ["ScalableTargets"])
+        self.put("scaling policies of %s" % target, self.call(
+            "application-autoscaling", "describe_scaling_policies", ServiceNamespace="ecs", ResourceId=target)
+            ["ScalingPolicies"])
+        for cert in pages(self.client("acm"), "list_certificates", "CertificateSummaryList"):
+            if cert.get("DomainName") in self.spec["certificate_domains"]:
+                self.put("certificate %s" % cert["DomainName"], self.call(
+                    "acm", "describe_certificate", CertificateArn=cert["CertificateArn"])["Certificate"])
+
+    def load_balancer(self):
+        names = self.names
+        albs = []
+        if self.guarded("load balancer %s" % names["alb"], lambda: self.call(
+                "elbv2", "describe_load_balancers", Names=[names["alb"]])["LoadBalancers"]):
+            albs = self.call("elbv2", "describe_load_balancers", Names=[names["alb"]])["LoadBalancers"]
+        groups = []
+        if self.guarded("target group %s" % names["target_group"], lambda: self.call(
+                "elbv2", "describe_target_groups", Names=[names["target_group"]])["TargetGroups"]):
+            groups = self.call("elbv2", "describe_target_groups", Names=[names["target_group"]])["TargetGroups"]
+        arns = [a["LoadBalancerArn"] for a in albs] + [g["TargetGroupArn"] for g in groups]
+        if arns:
+            self.put("load balancer and target group tags", self.call("elbv2", "describe_tags", ResourceArns=arns))
+        for alb in albs:
+            arn = alb["LoadBalancerArn"]
+            self.put("attributes of %s" % names["alb"], self.call(
+                "elbv2", "describe_load_balancer_attributes", LoadBalancerArn=arn)["Attributes"])
+            listeners = self.call("elbv2", "describe_listeners", LoadBalancerArn=arn)["Listeners"]
+            for listener in listeners:
+                self.put("listener %s:%s" % (names["alb"], listener.get("Port")), {
+                    "listener": listener,
+                    "rules": self.call("elbv2", "describe_rules", ListenerArn=listener["ListenerArn"])["Rules"]})
+        for group in groups:
+            self.put("attributes of %s" % names["target_group"], self.call(
+                "elbv2", "describe_target_group_attributes", TargetGroupArn=group["TargetGroupArn"])["Attributes"])
+
+    # --- DNS and monitoring ------------------------------------------------------------------------------------
+    def dns(self):
+        zones = self.call("route53", "list_hosted_zones_by_name", DNSName=self.spec["zone_name"])["HostedZones"]
+        zones = [z for z in zones if z["Name"].rstrip(".") == self.spec["zone_name"].rstrip(".")
+                 and not z.get("Config", {}).get("PrivateZone")]
+        self.put("hosted zone %s" % self.spec["zone_name"], zones)
+        for zone in zones:
+            records, kwargs = [], {}
+            while True:
+                answer = self.call("route53", "list_resource_record_sets", HostedZoneId=zone["Id"], **kwargs)
+                records.extend(answer["ResourceRecordSets"])
+                if not answer.get("IsTruncated"):
+                    break
+                kwargs = dict((k, answer[n]) for k, n in (("StartRecordName", "NextRecordName"),
+                                                          ("StartRecordType", "NextRecordType"),
+                                                          ("StartRecordIdentifier", "NextRecordIdentifier"))
+                              if answer.get(n))
+            for record in records:
+                self.put("DNS record %s %s%s" % (record["Name"], record["Type"],
+                                                 " " + record["SetIdentifier"] if record.get("SetIdentifier") else ""),
+                         record)
+        checks, kwargs = [], {}
+        while True:
+            answer = self.call("route53", "list_health_checks", **kwargs)
+            checks.extend(answer["HealthChecks"])
+            if not answer.get("IsTruncated"):
+                break
+            kwargs = {"Marker": answer["NextMarker"]}
+        for check in checks:
+            fqdn = check.get("HealthCheckConfig", {}).get("FullyQualifiedDomainName", "")
+            if fqdn.endswith(self.spec["zone_name"].rstrip(".")):
+                self.put("health check %s %s" % (fqdn, check.get("HealthCheckConfig", {}).get("ResourcePath", "")), check)
+
+    def monitoring(self):
+        spec = self.spec
+        alarms = self.call("cloudwatch", "describe_alarms", AlarmNamePrefix=self.names["alarm_prefix"])
+        for alarm in alarms.get("MetricAlarms", []) + alarms.get("CompositeAlarms", []):
+            self.put("alarm %s" % alarm["AlarmName"], alarm)
+        global_alarms = self.call("cloudwatch", "describe_alarms", region="us-east-1",
+                                  AlarmNames=[self.names["health_check_alarm"]])
+        self.put("alarm %s (us-east-1)" % self.names["health_check_alarm"], global_alarms.get("MetricAlarms", []))
+        for region, topic in ((None, self.names["alarm_topic"]), ("us-east-1", spec["route53_alarm_topic"])):
+            self.topic(region, topic)
+        self.guarded("dashboard %s" % spec["dashboard"], lambda: self.call(
+            "cloudwatch", "get_dashboard", region=spec["dashboard_region"], DashboardName=spec["dashboard"])["DashboardBody"])
+        account = self.call("sts", "get_caller_identity")["Account"]
+        if self.guarded("budget %s" % spec["budget"], lambda: self.call(
+                "budgets", "describe_budget", region="us-east-1", AccountId=account, BudgetName=spec["budget"])["Budget"]):
+            self.put("budget notifications %s" % spec["budget"], self.call(
+                "budgets", "describe_notifications_for_budget", region="us-east-1", AccountId=account,
+                BudgetName=spec["budget"]).get("Notifications", []))
+
+    def topic(self, region, name):
+        topics = pages(self.client("sns", region), "list_topics", "Topics")
+        arns = [t["TopicArn"] for t in topics if t["TopicArn"].rsplit(":", 1)[-1] == name]
+        where = " (us-east-1)" if region else ""
+        self.put("topic %s%s" % (name, where), len(arns))
+        for arn in arns:
+            self.put("attributes of topic %s%s" % (name, where),
+                     self.call("sns", "get_topic_attributes", region=region, TopicArn=arn)["Attributes"])
+            self.put("subscriptions of topic %s%s" % (name, where), sorted(
+                (s["Protocol"], s["Endpoint"]) for s in self.call(
+                    "sns", "list_subscriptions_by_topic", region=region, TopicArn=arn)["Subscriptions"]))
+
+
+def drift(sealed, now):
+    """What differs between the sealed digests and the ones read now, in words."""
+    lines = []
+    for key in sorted(set(sealed) | set(now)):
+        if key not in now:
+            lines.append("no longer read: %s" % key)
+        elif key not in sealed:
+            lines.append("new: %s" % key)
+        elif sealed[key] != now[key]:
+            lines.append("changed: %s" % key)
+    return lines
+
+
+def encode(seal):
+    return "z1:" + base64.b64encode(zlib.compress(json.dumps(seal, sort_keys=True).encode("utf-8"), 9)).decode("ascii")
+
+
+def decode(text):
+    if not text.startswith("z1:"):
+        raise ValueError("not a seal of this collection")
+    return json.loads(zlib.decompress(base64.b64decode(text[3:])).decode("utf-8"))
+
+
+def read_seal(module, name):
+    """The region's seal, or None (never sealed, or written by another version of the format)."""
+    ssm = module.client("ssm", retry_decorator=RETRY)
+    try:
+        text = ssm.get_parameter(aws_retry=True, Name=name)["Parameter"]["Value"]
+    except Exception as e:  # pylint: disable=broad-except
+        if missing(e):
+            return None
+        raise
+    try:
+        seal = decode(text)
+    except (ValueError, TypeError, zlib.error):
+        return None
+    return seal if seal.get("version") == SEAL_VERSION else None
+
+
+# The options both modules take: what to read (names from the resource_names/global_names filters).
+ARGUMENT_SPEC = dict(
+    parameter=dict(type="str", required=True),
+    inputs_digest=dict(type="str", required=True, no_log=False),
+    names=dict(type="dict", required=True),
+    zone_name=dict(type="str", required=True),
+    domain=dict(type="str", required=True),
+    db_parameter_group=dict(type="str", required=True),
+    kms_alias_prefix=dict(type="str", required=True, no_log=False),
+    dashboard=dict(type="str", required=True),
+    dashboard_region=dict(type="str", required=True),
+    budget=dict(type="str", required=True),
+    route53_alarm_topic=dict(type="str", required=True),
+)
+
+
+def snapshot(module):
+    params = module.params
+    spec = dict((k, params[k]) for k in ARGUMENT_SPEC)
+    spec["secret_names"] = sorted(params["names"]["secrets"].values())
+    spec["certificate_domains"] = [params["domain"]]
+    return Snapshot(module, spec).take()
