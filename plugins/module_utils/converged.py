@@ -321,7 +321,7 @@ def drift(sealed, now):
     lines = []
     for key in sorted(set(sealed) | set(now)):
         if key not in now:
-            lines.append("no longer read: %s" % key)
+            lines.append("gone: %s" % key)
         elif key not in sealed:
             lines.append("new: %s" % key)
         elif sealed[key] != now[key]:

@@ -138,8 +138,14 @@ import datetime
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
-from ansible_collections.medzen.ehrbase.plugins.module_utils.converged import (ARGUMENT_SPEC, SEAL_VERSION, drift,
-                                                                                encode, read_seal, snapshot)
+from ansible_collections.medzen.ehrbase.plugins.module_utils.converged import (
+    ARGUMENT_SPEC,
+    SEAL_VERSION,
+    drift,
+    encode,
+    read_seal,
+    snapshot,
+)
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 

@@ -7,19 +7,32 @@ import ipaddress
 import json
 import os
 import re
+import sys
 import time
 
 import pg
 import psycopg2
 import pytest
 
-from helpers import REGIONS, ROOT, aws, changed_tasks, emulator_reset, recap, run_playbook
+import drift
+from helpers import ENDPOINT, REGIONS, ROOT, aws, changed_tasks, emulator_reset, recap, run_playbook
+
+sys.path.insert(0, os.path.join(ROOT, "local"))
+from faultproxy import FaultProxy  # noqa: E402  pylint: disable=wrong-import-position
 
 PLAN = {
     "eu-west-1": "10.0",
     "eu-central-1": "10.1",
     "af-south-1": "10.2",
 }
+
+
+@pytest.fixture(scope="module")
+def counter():
+    """A fault-free proxy in front of the emulator that counts reads and mutating calls per region."""
+    proxy = FaultProxy(ENDPOINT).start()
+    yield proxy
+    proxy.stop()
 
 
 @pytest.fixture(scope="module")
@@ -418,7 +431,8 @@ def test_second_run_changes_nothing_and_never_prints_a_secret(first_run):
     ecs = aws("ecs", "eu-west-1")
     ecs.update_service(cluster="medzen-local-euw1-cluster", service="medzen-local-euw1-ehrbase", desiredCount=3)
     revisions = len(ecs.list_task_definitions(familyPrefix="medzen-local-euw1-ehrbase")["taskDefinitionArns"])
-    rc, out = run_playbook("site.yml", "-vvv")
+    # The roles themselves (ehrbase_fast_path=false): idempotent, and silent about secrets even at -vvv.
+    rc, out = run_playbook("site.yml", "-vvv", "-e", "ehrbase_fast_path=false")
     svc = ecs.describe_services(cluster="medzen-local-euw1-cluster", services=["medzen-local-euw1-ehrbase"])["services"][0]
     assert svc["desiredCount"] == 3, "the re-run reset an autoscaled task count"
     assert len(ecs.list_task_definitions(familyPrefix="medzen-local-euw1-ehrbase")["taskDefinitionArns"]) == revisions
@@ -436,8 +450,92 @@ def test_second_run_changes_nothing_and_never_prints_a_secret(first_run):
 
 
 def test_check_mode_on_converged_state_changes_nothing(first_run):
-    rc, out = run_playbook("site.yml", "--check", "--diff")
+    rc, out = run_playbook("site.yml", "--check", "--diff", "-e", "ehrbase_fast_path=false")
     assert rc == 0, out[-5000:]
+    assert all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
+    assert "TASK [medzen.ehrbase.network : " in out and "TASK [medzen.ehrbase.monitoring : " in out
+
+
+def test_regions_run_primary_first_then_the_others_together(first_run):
+    """The from-empty build: the primary's region play finished before any other region's started."""
+    out = first_run[1]
+    batches = [chunk.split("\nPLAY [", 1)[0] for chunk in out.split("PLAY [Region - network, data and app tier]")[1:]]
+    assert len(batches) == 2, len(batches)
+    hosts = [set(re.findall(r"^(?:ok|changed): \[([a-z0-9-]+)\]", b, re.M)) for b in batches]
+    assert hosts == [{"eu-west-1"}, {"eu-central-1", "af-south-1"}], hosts
+
+
+def test_the_fast_path_skips_a_converged_deployment_with_no_change_and_no_mutating_call(first_run, counter):
+    for extra in ([], ["--check"]):
+        counter.faults.reset()
+        rc, out = run_playbook("site.yml", *extra, env={"AWS_ENDPOINT_URL": counter.url})
+        assert rc == 0, out[-5000:]
+        for region in REGIONS:
+            assert re.search(r"%s: \d+ resources read, as sealed by run" % region, out), out[-5000:]
+        assert "TASK [medzen.ehrbase.network : " not in out and "TASK [medzen.ehrbase.route53 : " not in out
+        assert "PLAY [Verify - every region serves EHRs]" in out and "eu-west-1 (primary)" in out  # verify, summary
+        assert all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
+        assert counter.faults.stats()["mutating"] == 0, counter.faults.stats()["mutating_calls"]
+
+
+DRIFT_TASKS = {  # task name start -> the region it must report changed in
+    "medzen.ehrbase.network : ECS security group": "eu-west-1",
+    "medzen.ehrbase.ecs : Fargate task definition": "eu-west-1",
+    "medzen.ehrbase.network : Private route table per AZ": "eu-central-1",
+    "medzen.ehrbase.monitoring : Alarms with alarm and OK actions": "af-south-1",
+    "medzen.ehrbase.ecs : Task range of the service": "af-south-1",
+    "medzen.ehrbase.route53 : Alias records": "eu-west-1",  # run once, for every region's records
+}
+
+
+def drift_state():
+    return {"sg_rule": drift.sg_rule_present(), "route": drift.route_present(), "alarm": drift.alarm_threshold_value(),
+            "task_env": "DEBUG_BY_HAND" in drift.task_definition_env(), "dns": drift.dns_record_present(),
+            "min": drift.min_capacity()}
+
+
+def changed_in(out, task_start):
+    """The hosts a task (found by the start of its name) reported changed on."""
+    part = out.split("TASK [" + task_start, 1)
+    return set(re.findall(r"^changed: \[([a-z0-9-]+)\]", part[1].split("\nTASK [", 1)[0], re.M)) if len(part) > 1 else set()
+
+
+def test_drift_is_reported_by_check_and_put_back_by_a_normal_run_primary_first(first_run, counter):
+    converged = drift_state()
+    for make in (drift.sg_rule, drift.route, drift.alarm_threshold, drift.task_definition, drift.dns_record,
+                 drift.scaled_in):
+        make()
+    drifted = drift_state()
+    assert all(drifted[k] != converged[k] for k in converged), (converged, drifted)
+    counter.faults.reset()
+    rc, out = run_playbook("site.yml", "--check", env={"AWS_ENDPOINT_URL": counter.url})
+    assert rc == 0, out[-5000:]
+    assert counter.faults.stats()["mutating"] == 0, counter.faults.stats()["mutating_calls"]
+    for line in ("changed: security group medzen-local-euw1-ecs-sg", "changed: route table medzen-local-euc1-private-rt-a",
+                 "changed: alarm medzen-local-afs1-ecs-cpu-high", "changed: task definition of medzen-local-euw1-ehrbase",
+                 "gone: DNS record eu-central-1.ehr.medzenhealth.app. A",
+                 "changed: scalable target service/medzen-local-afs1-cluster/medzen-local-afs1-ehrbase"):
+        assert line in out, line
+    for task, region in DRIFT_TASKS.items():
+        assert region in changed_in(out, task), (task, changed_tasks(out))
+    assert drift_state() == drifted
+    # A primary that fails (here: a release that never becomes healthy) stops the run before any other region changes.
+    counter.faults.reset()
+    rc, out = run_playbook("site.yml", "-e", "ecs_ehrbase_version=2.32.0-broken", env={"AWS_ENDPOINT_URL": counter.url})
+    assert rc != 0 and "RELEASE FAILED in eu-west-1" in out, out[-4000:]
+    assert changed_in(out, "medzen.ehrbase.network : ECS security group") == {"eu-west-1"}, changed_tasks(out)
+    others = [k for k in counter.faults.stats()["mutating_calls"] if k.split(":")[0] in ("eu-central-1", "af-south-1")]
+    assert others == [], others
+    assert {k: v for k, v in drift_state().items() if k in ("route", "alarm", "min")} == \
+        {"route": drifted["route"], "alarm": drifted["alarm"], "min": drifted["min"]}
+    rc, out = run_playbook("site.yml")
+    assert rc == 0, out[-5000:]
+    for task, region in DRIFT_TASKS.items():
+        if region != "eu-west-1" or "route53" in task:  # the primary put its own back before its release failed
+            assert region in changed_in(out, task), (task, changed_tasks(out))
+    assert drift_state() == converged
+    rc, out = run_playbook("site.yml")
+    assert rc == 0 and "as sealed by run" in out, out[-5000:]
     assert all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
 
 

@@ -92,6 +92,7 @@ def test_one_region_teardown_keeps_the_others_and_a_valid_tree(deployed):
 def check_network_gone(region):
     ec2 = aws("ec2", region)
     assert vpc_count(region) == 0
+    assert aws("ssm", region).describe_parameters()["Parameters"] == [], "the converged-state seal goes first"
     assert ec2.describe_addresses()["Addresses"] == []
     assert {n["State"] for n in ec2.describe_nat_gateways()["NatGateways"]} <= {"deleted"}
     assert [g for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"] == []

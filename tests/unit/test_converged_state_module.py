@@ -1,0 +1,67 @@
+"""ehrbase_converged_state through ansible against the test emulator: compare, seal, drift, inputs, no secret.
+
+The region is made with boto3 (a VPC, a security group, a secret) under a prefix no other test uses.
+"""
+
+import json
+
+from ansible_collections.medzen.ehrbase.plugins.module_utils.converged import decode
+from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import resource_names
+from helpers import aws, run_module
+
+REGION = "eu-west-1"
+PREFIX = "sealtest-euw1"
+NAMES = resource_names(PREFIX)
+SECRET_VALUE = "not-for-any-seal-4f1c"
+
+
+def state(seal=False, check_mode=False, inputs="inputs-1", outputs=None):
+    args = {"region": REGION, "parameter": NAMES["converged_seal"], "inputs_digest": inputs, "names": NAMES,
+            "zone_name": "sealtest.example", "domain": "ehr.sealtest.example",
+            "db_parameter_group": NAMES["db_parameter_group"], "kms_alias_prefix": "sealtest-",
+            "dashboard": "sealtest-ehrbase", "dashboard_region": REGION, "budget": "sealtest-ehrbase-monthly",
+            "route53_alarm_topic": "sealtest-route53-alarms", "seal": seal, "run_id": "run-1",
+            "outputs": outputs or {}}
+    rc, res, out = run_module("medzen.ehrbase.ehrbase_converged_state", args, check_mode=check_mode)
+    assert rc == 0 and res is not None, out
+    return res
+
+
+def build():
+    ec2 = aws("ec2", REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.60.0.0/16", TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": NAMES["vpc"]}]}])["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName=NAMES["ecs_security_group"], Description="test", VpcId=vpc)["GroupId"]
+    aws("secretsmanager", REGION).create_secret(Name=NAMES["secrets"]["master"],
+                                                SecretString=json.dumps({"password": SECRET_VALUE}))
+    return group
+
+
+def stored():
+    return aws("ssm", REGION).get_parameters(Names=[NAMES["converged_seal"]])["Parameters"]
+
+
+def test_seal_then_compare_names_the_drift_and_holds_no_secret(emulator):
+    group = build()
+    first = state()
+    assert first["in_sync"] is False and first["changed"] is False and "no seal yet" in first["drift"][0]
+    assert first["resources"] > 10  # absent resources are digested as absent: their creation is drift too
+
+    assert state(seal=True, check_mode=True)["changed"] is True and stored() == []  # check mode writes nothing
+    assert state(seal=True, outputs={"network_outputs": {"vpc_id": "vpc-1"}})["changed"] is True
+    assert state(seal=True, outputs={"network_outputs": {"vpc_id": "vpc-1"}})["changed"] is False  # idempotent
+    text = stored()[0]["Value"]
+    assert SECRET_VALUE not in text and SECRET_VALUE not in json.dumps(decode(text))
+
+    same = state()
+    assert same["in_sync"] is True and same["drift"] == [] and same["outputs"] == {"network_outputs": {"vpc_id": "vpc-1"}}
+    assert same["sealed_by"]["run_id"] == "run-1"
+
+    aws("ec2", REGION).authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    drifted = state()
+    assert drifted["in_sync"] is False and drifted["outputs"] == {}
+    assert drifted["drift"] == ["changed: security group %s" % NAMES["ecs_security_group"]], drifted["drift"]
+
+    other = state(inputs="inputs-2")
+    assert other["in_sync"] is False and "inputs changed" in other["drift"][0]
