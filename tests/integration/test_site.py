@@ -495,9 +495,9 @@ def drift_state():
 
 
 def changed_in(out, task_start):
-    """The hosts a task (found by the start of its name) reported changed on."""
-    part = out.split("TASK [" + task_start, 1)
-    return set(re.findall(r"^changed: \[([a-z0-9-]+)\]", part[1].split("\nTASK [", 1)[0], re.M)) if len(part) > 1 else set()
+    """The hosts a task (found by the start of its name, in every batch that ran it) reported changed on."""
+    parts = [p.split("\nTASK [", 1)[0].split("\nPLAY [", 1)[0] for p in out.split("TASK [" + task_start)[1:]]
+    return set(re.findall(r"^changed: \[([a-z0-9-]+)\]", "\n".join(parts), re.M))
 
 
 def test_drift_is_reported_by_check_and_put_back_by_a_normal_run_primary_first(first_run, counter):
