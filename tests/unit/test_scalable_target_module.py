@@ -20,6 +20,10 @@ def current():
 
 
 def test_range_is_registered_kept_and_put_back_honestly_in_check_mode(emulator):
+    ecs = aws("ecs", REGION)  # the API checks that the service exists
+    ecs.create_cluster(clusterName="scaletest-cluster")
+    ecs.register_task_definition(family="scaletest", containerDefinitions=[{"name": "app", "image": "busybox", "memory": 64}])
+    ecs.create_service(cluster="scaletest-cluster", serviceName="scaletest-ehrbase", taskDefinition="scaletest", desiredCount=0)
     rc, res, out = target(check_mode=True)
     assert rc == 0 and res["changed"] is True and res["existed"] is False and current() == [], out
     assert target()[1]["changed"] is True and current() == [(2, 4)]
