@@ -182,8 +182,9 @@ def main():
                          run_id=dict(type="str", default=""))
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     try:
-        items = snapshot(module)
         seal = read_seal(module, module.params["parameter"])
+        # Without a seal (a new region, or one a teardown began on) nothing can match: no need to read the region.
+        items = snapshot(module) if seal is not None or module.params["seal"] else {}
         in_sync, lines = compared(seal, module.params["inputs_digest"], items)
         changed = False
         if module.params["seal"]:
