@@ -130,14 +130,20 @@ class Snapshot(object):
         for vpc in vpcs:
             self.put("vpc %s" % tag_value(vpc), vpc)
         ids = [v["VpcId"] for v in vpcs]
-        if not ids:
-            return
+        if ids:
+            self.vpc_contents(ids)
+        for address in self.call("ec2", "describe_addresses", Filters=[{"Name": "domain", "Values": ["vpc"]}])["Addresses"]:
+            if tag_value(address).startswith(self.names["nat_eip"].split("{az}")[0]):
+                self.put("Elastic IP %s" % tag_value(address), address)
+
+    def vpc_contents(self, ids):
         in_vpc = [{"Name": "vpc-id", "Values": ids}]
         ec2 = self.client("ec2")
-        for subnet in pages(ec2, "describe_subnets", "Subnets", Filters=in_vpc):
-            self.put("subnet %s" % (tag_value(subnet) or subnet["SubnetId"]), subnet)
-        for table in pages(ec2, "describe_route_tables", "RouteTables", Filters=in_vpc):
-            self.put("route table %s" % (tag_value(table) or table["RouteTableId"]), table)
+        listed = (("subnet", "describe_subnets", "Subnets", "SubnetId"),
+                  ("route table", "describe_route_tables", "RouteTables", "RouteTableId"))
+        for kind, method, key, id_key in listed:
+            for item in pages(ec2, method, key, Filters=in_vpc):
+                self.put("%s %s" % (kind, tag_value(item) or item[id_key]), item)
         for group in pages(ec2, "describe_security_groups", "SecurityGroups", Filters=in_vpc):
             self.put("security group %s" % group["GroupName"], group)
         for nat in pages(ec2, "describe_nat_gateways", "NatGateways", Filter=in_vpc):
@@ -147,9 +153,6 @@ class Snapshot(object):
                          Filters=[{"Name": "attachment.vpc-id", "Values": ids}])["InternetGateways"]
         for igw in igws:
             self.put("internet gateway %s" % (tag_value(igw) or igw["InternetGatewayId"]), igw)
-        for address in self.call("ec2", "describe_addresses", Filters=[{"Name": "domain", "Values": ["vpc"]}])["Addresses"]:
-            if tag_value(address).startswith(self.names["nat_eip"].split("{az}")[0]):
-                self.put("Elastic IP %s" % tag_value(address), address)
 
     # --- data tier ---------------------------------------------------------------------------------------------
     def database(self):

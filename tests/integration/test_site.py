@@ -500,39 +500,55 @@ def changed_in(out, task_start):
     return set(re.findall(r"^changed: \[([a-z0-9-]+)\]", "\n".join(parts), re.M))
 
 
-def test_drift_is_reported_by_check_and_put_back_by_a_normal_run_primary_first(first_run, counter):
-    converged = drift_state()
+DRIFT_LINES = ("changed: security group medzen-local-euw1-ecs-sg", "changed: route table medzen-local-euc1-private-rt-a",
+               "changed: alarm medzen-local-afs1-ecs-cpu-high", "changed: task definition of medzen-local-euw1-ehrbase",
+               "gone: DNS record eu-central-1.ehr.medzenhealth.app. A",
+               "changed: scalable target service/medzen-local-afs1-cluster/medzen-local-afs1-ehrbase")
+
+
+def make_every_drift(converged):
     for make in (drift.sg_rule, drift.route, drift.alarm_threshold, drift.task_definition, drift.dns_record,
                  drift.scaled_in):
         make()
     drifted = drift_state()
     assert all(drifted[k] != converged[k] for k in converged), (converged, drifted)
+    return drifted
+
+
+def check_reports_every_drift_and_changes_nothing(counter, drifted):
     counter.faults.reset()
     rc, out = run_playbook("site.yml", "--check", env={"AWS_ENDPOINT_URL": counter.url})
     assert rc == 0, out[-5000:]
     assert counter.faults.stats()["mutating"] == 0, counter.faults.stats()["mutating_calls"]
-    for line in ("changed: security group medzen-local-euw1-ecs-sg", "changed: route table medzen-local-euc1-private-rt-a",
-                 "changed: alarm medzen-local-afs1-ecs-cpu-high", "changed: task definition of medzen-local-euw1-ehrbase",
-                 "gone: DNS record eu-central-1.ehr.medzenhealth.app. A",
-                 "changed: scalable target service/medzen-local-afs1-cluster/medzen-local-afs1-ehrbase"):
-        assert line in out, line
-    for task, region in DRIFT_TASKS.items():
-        assert region in changed_in(out, task), (task, changed_tasks(out))
+    missing = [line for line in DRIFT_LINES if line not in out]  # the fast path names each resource
+    assert missing == [], missing
+    unreported = [task for task, region in DRIFT_TASKS.items() if region not in changed_in(out, task)]
+    assert unreported == [], (unreported, changed_tasks(out))
     assert drift_state() == drifted
-    # A primary that fails (here: a release that never becomes healthy) stops the run before any other region changes.
+
+
+def failing_primary_leaves_the_others_untouched(counter, drifted):
+    """A primary that fails (here: a release that never becomes healthy) stops the run before any other region."""
     counter.faults.reset()
     rc, out = run_playbook("site.yml", "-e", "ecs_ehrbase_version=2.32.0-broken", env={"AWS_ENDPOINT_URL": counter.url})
     assert rc != 0 and "RELEASE FAILED in eu-west-1" in out, out[-4000:]
     assert changed_in(out, "medzen.ehrbase.network : ECS security group") == {"eu-west-1"}, changed_tasks(out)
     others = [k for k in counter.faults.stats()["mutating_calls"] if k.split(":")[0] in ("eu-central-1", "af-south-1")]
     assert others == [], others
-    assert {k: v for k, v in drift_state().items() if k in ("route", "alarm", "min")} == \
-        {"route": drifted["route"], "alarm": drifted["alarm"], "min": drifted["min"]}
+    now = drift_state()
+    assert [now[k] for k in ("route", "alarm", "min")] == [drifted[k] for k in ("route", "alarm", "min")]
+
+
+def test_drift_is_reported_by_check_and_put_back_by_a_normal_run_primary_first(first_run, counter):
+    converged = drift_state()
+    drifted = make_every_drift(converged)
+    check_reports_every_drift_and_changes_nothing(counter, drifted)
+    failing_primary_leaves_the_others_untouched(counter, drifted)
     rc, out = run_playbook("site.yml")
     assert rc == 0, out[-5000:]
-    for task, region in DRIFT_TASKS.items():
-        if region != "eu-west-1" or "route53" in task:  # the primary put its own back before its release failed
-            assert region in changed_in(out, task), (task, changed_tasks(out))
+    # The primary put its own drift back before its release failed; the global DNS records were still missing.
+    left = [task for task, region in DRIFT_TASKS.items() if region != "eu-west-1" or "route53" in task]
+    assert [task for task in left if DRIFT_TASKS[task] not in changed_in(out, task)] == [], changed_tasks(out)
     assert drift_state() == converged
     rc, out = run_playbook("site.yml")
     assert rc == 0 and "as sealed by run" in out, out[-5000:]
