@@ -13,8 +13,9 @@ outputs. Any difference names the resources that differ and the run goes the nor
 the drift; the run after it seals again.
 
 A digest covers a resource's whole describe answer except what AWS changes by itself (status, counters, timestamps,
-the ECS deployment log, the task count autoscaling sets): a field nobody listed here is compared, so an attribute
-the roles manage cannot drift unseen. Anything unlisted that moves by itself only costs a normal run.
+the ECS deployment log, the task count autoscaling sets - only whether it is inside the autoscaling range): a field
+nobody listed here is compared, so an attribute the roles manage cannot drift unseen. Anything unlisted that moves
+by itself only costs a normal run.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -217,9 +218,12 @@ class Snapshot(object):
             if g["logGroupName"] == names["log_group"]])
         self.load_balancer()
         target = "service/%s/%s" % (names["cluster"], names["service"])
-        self.put("scalable target %s" % target, self.call(
-            "application-autoscaling", "describe_scalable_targets", ServiceNamespace="ecs", ResourceIds=[target])
-            ["ScalableTargets"])
+        ranges = self.call("application-autoscaling", "describe_scalable_targets", ServiceNamespace="ecs",
+                           ResourceIds=[target])["ScalableTargets"]
+        self.put("scalable target %s" % target, ranges)
+        # The task count is autoscaling's to set (not digested), but the roles put it back inside the range.
+        self.put("task count of %s inside its range" % names["service"], [
+            r["MinCapacity"] <= s["desiredCount"] <= r["MaxCapacity"] for r in ranges for s in services])
         self.put("scaling policies of %s" % target, self.call(
             "application-autoscaling", "describe_scaling_policies", ServiceNamespace="ecs", ResourceId=target)
             ["ScalingPolicies"])

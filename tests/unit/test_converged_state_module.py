@@ -34,7 +34,20 @@ def build():
     group = ec2.create_security_group(GroupName=NAMES["ecs_security_group"], Description="test", VpcId=vpc)["GroupId"]
     aws("secretsmanager", REGION).create_secret(Name=NAMES["secrets"]["master"],
                                                 SecretString=json.dumps({"password": SECRET_VALUE}))
+    ecs = aws("ecs", REGION)
+    ecs.create_cluster(clusterName=NAMES["cluster"])
+    ecs.register_task_definition(family=NAMES["task_family"], containerDefinitions=[
+        {"name": "app", "image": "busybox", "memory": 64}])
+    ecs.create_service(cluster=NAMES["cluster"], serviceName=NAMES["service"], taskDefinition=NAMES["task_family"],
+                       desiredCount=2)
+    aws("application-autoscaling", REGION).register_scalable_target(
+        ServiceNamespace="ecs", ResourceId="service/%s/%s" % (NAMES["cluster"], NAMES["service"]),
+        ScalableDimension="ecs:service:DesiredCount", MinCapacity=2, MaxCapacity=4)
     return group
+
+
+def task_count(count):
+    aws("ecs", REGION).update_service(cluster=NAMES["cluster"], service=NAMES["service"], desiredCount=count)
 
 
 def stored():
@@ -57,6 +70,12 @@ def test_seal_then_compare_names_the_drift_and_holds_no_secret(emulator):
     assert same["resources"] > 10  # absent resources are digested as absent: their creation is drift too
     assert same["in_sync"] is True and same["drift"] == [] and same["outputs"] == {"network_outputs": {"vpc_id": "vpc-1"}}
     assert same["sealed_by"]["run_id"] == "run-1"
+
+    task_count(3)  # autoscaling's to set: still in sync
+    assert state()["in_sync"] is True
+    task_count(0)  # outside the range: the roles would put it back
+    assert state()["drift"] == ["changed: task count of %s inside its range" % NAMES["service"]]
+    task_count(2)
 
     aws("ec2", REGION).authorize_security_group_ingress(GroupId=group, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
