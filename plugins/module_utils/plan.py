@@ -79,7 +79,7 @@ RESOURCE_NAMES = {
     "scaling_policy_prefix": "{p}-",
     "release_snapshot_prefix": "{p}-pre-",
     "secret_prefix": "{p}/ehrbase",
-    "converged_seal": "/{p}/ehrbase/converged",
+    "converged_seal": "{p}-ehrbase-converged",
     # In the backup partner region: the key of this region's backup copies and secret replicas, and the instances
     # a backup drill (temporary) and a region recovery (kept) restore from the copies.
     "backup_copy_kms_alias": "{p}-ehrbase-copies",

@@ -95,7 +95,7 @@ EXAMPLES = r"""
 - name: Is eu-west-1 as the last complete run left it
   medzen.ehrbase.ehrbase_converged_state:
     region: eu-west-1
-    parameter: /medzen-prod-euw1/ehrbase/converged
+    parameter: medzen-prod-euw1-ehrbase-converged
     inputs_digest: "{{ ehrbase_inputs | medzen.ehrbase.inputs_digest }}"
     names: "{{ ehrbase_names }}"
     zone_name: medzenhealth.app
