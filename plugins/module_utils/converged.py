@@ -206,6 +206,19 @@ class Snapshot(object):
         self.put("task definition revisions %s" % names["task_family"], pages(
             self.client("ecs"), "list_task_definitions", "taskDefinitionArns", familyPrefix=names["task_family"],
             status="ACTIVE"))
+        self.iam_roles()
+        self.put("log group %s" % names["log_group"], [g for g in self.call(
+            "logs", "describe_log_groups", logGroupNamePrefix=names["log_group"])["logGroups"]
+            if g["logGroupName"] == names["log_group"]])
+        self.load_balancer()
+        self.autoscaling(services)
+        for cert in pages(self.client("acm"), "list_certificates", "CertificateSummaryList"):
+            if cert.get("DomainName") in self.spec["certificate_domains"]:
+                self.put("certificate %s" % cert["DomainName"], self.call(
+                    "acm", "describe_certificate", CertificateArn=cert["CertificateArn"])["Certificate"])
+
+    def iam_roles(self):
+        names = self.names
         for role in (names["execution_role"], names["task_role"]):
             if self.guarded("IAM role %s" % role, lambda r=role: self.call("iam", "get_role", RoleName=r)["Role"]):
                 inline = self.call("iam", "list_role_policies", RoleName=role)["PolicyNames"]
@@ -213,10 +226,9 @@ class Snapshot(object):
                     "inline": dict((p, self.call("iam", "get_role_policy", RoleName=role, PolicyName=p)["PolicyDocument"])
                                    for p in inline),
                     "attached": self.call("iam", "list_attached_role_policies", RoleName=role)["AttachedPolicies"]})
-        self.put("log group %s" % names["log_group"], [g for g in self.call(
-            "logs", "describe_log_groups", logGroupNamePrefix=names["log_group"])["logGroups"]
-            if g["logGroupName"] == names["log_group"]])
-        self.load_balancer()
+
+    def autoscaling(self, services):
+        names = self.names
         target = "service/%s/%s" % (names["cluster"], names["service"])
         ranges = self.call("application-autoscaling", "describe_scalable_targets", ServiceNamespace="ecs",
                            ResourceIds=[target])["ScalableTargets"]
@@ -227,10 +239,6 @@ class Snapshot(object):
         self.put("scaling policies of %s" % target, self.call(
             "application-autoscaling", "describe_scaling_policies", ServiceNamespace="ecs", ResourceId=target)
             ["ScalingPolicies"])
-        for cert in pages(self.client("acm"), "list_certificates", "CertificateSummaryList"):
-            if cert.get("DomainName") in self.spec["certificate_domains"]:
-                self.put("certificate %s" % cert["DomainName"], self.call(
-                    "acm", "describe_certificate", CertificateArn=cert["CertificateArn"])["Certificate"])
 
     def load_balancer(self):
         names = self.names
