@@ -29,7 +29,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
-from ansible_collections.medzen.ehrbase.plugins.module_utils.reads import plain
+from ansible_collections.medzen.ehrbase.plugins.module_utils.reads import Reader, plain
 
 SEAL_VERSION = 1
 # What AWS moves by itself; never part of a digest.
@@ -86,22 +86,17 @@ def missing(error):
                                           "ResourceNotFound", "NotFoundException", "InvalidParameterValue")
 
 
-class Snapshot(object):
-    """The region's managed resources, read once: {key: digest}. Keys name the resource for an operator."""
+class Snapshot(Reader):
+    """The region's managed resources, read once: {key: digest}. Keys name the resource for an operator.
+
+    Reader's retrying clients, one per (service, region); unlike a report, a failed read fails the compare.
+    """
 
     def __init__(self, module, spec):
-        self.module = module
+        super(Snapshot, self).__init__(module)
         self.spec = spec
         self.names = spec["names"]
-        self.clients = {}
         self.items = {}
-
-    def client(self, service, region=None):
-        key = (service, region)
-        if key not in self.clients:
-            kwargs = {"region": region} if region else {}
-            self.clients[key] = self.module.client(service, retry_decorator=RETRY, **kwargs)
-        return self.clients[key]
 
     def call(self, service, method, region=None, **kwargs):
         return getattr(self.client(service, region), method)(aws_retry=True, **kwargs)
@@ -180,15 +175,16 @@ class Snapshot(object):
             self.guarded("secret %s" % secret, lambda s=secret: self.call("secretsmanager", "describe_secret", SecretId=s))
 
     def guarded(self, key, read):
-        """Read one resource by name; a resource that is not there is recorded as absent."""
+        """Read one resource by name and return it; one that is not there is recorded as absent (and None returned)."""
         try:
             value = read()
         except Exception as e:  # pylint: disable=broad-except
             if not missing(e):
                 raise
             value = None
-        self.put(key, value if value not in ([], None) else "absent")
-        return value not in ([], None)
+        value = None if value in ([], None) else value
+        self.put(key, "absent" if value is None else value)
+        return value
 
     # --- app tier ----------------------------------------------------------------------------------------------
     def app(self):
@@ -242,14 +238,10 @@ class Snapshot(object):
 
     def load_balancer(self):
         names = self.names
-        albs = []
-        if self.guarded("load balancer %s" % names["alb"], lambda: self.call(
-                "elbv2", "describe_load_balancers", Names=[names["alb"]])["LoadBalancers"]):
-            albs = self.call("elbv2", "describe_load_balancers", Names=[names["alb"]])["LoadBalancers"]
-        groups = []
-        if self.guarded("target group %s" % names["target_group"], lambda: self.call(
-                "elbv2", "describe_target_groups", Names=[names["target_group"]])["TargetGroups"]):
-            groups = self.call("elbv2", "describe_target_groups", Names=[names["target_group"]])["TargetGroups"]
+        albs = self.guarded("load balancer %s" % names["alb"], lambda: self.call(
+            "elbv2", "describe_load_balancers", Names=[names["alb"]])["LoadBalancers"]) or []
+        groups = self.guarded("target group %s" % names["target_group"], lambda: self.call(
+            "elbv2", "describe_target_groups", Names=[names["target_group"]])["TargetGroups"]) or []
         arns = [a["LoadBalancerArn"] for a in albs] + [g["TargetGroupArn"] for g in groups]
         if arns:
             self.put("load balancer and target group tags", self.call("elbv2", "describe_tags", ResourceArns=arns))
