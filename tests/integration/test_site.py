@@ -481,7 +481,7 @@ def test_the_fast_path_skips_a_converged_deployment_with_no_change_and_no_mutati
 DRIFT_TASKS = {  # task name start -> the region it must report changed in
     "medzen.ehrbase.network : ECS security group": "eu-west-1",
     "medzen.ehrbase.ecs : Fargate task definition": "eu-west-1",
-    "medzen.ehrbase.network : Private route table per AZ": "eu-central-1",
+    "medzen.ehrbase.network : Route tables - the result of each": "eu-central-1",
     "medzen.ehrbase.monitoring : Alarms with alarm and OK actions": "af-south-1",
     "medzen.ehrbase.ecs : Task range of the service": "af-south-1",
     "medzen.ehrbase.route53 : Alias records": "eu-west-1",  # run once, for every region's records
