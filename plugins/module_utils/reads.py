@@ -15,6 +15,14 @@ __metaclass__ = type
 
 import datetime
 
+try:
+    import boto3
+    import botocore.config
+except ImportError:
+    pass  # AnsibleAWSModule reports the missing SDK
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import get_aws_connection_info
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
@@ -31,18 +39,36 @@ def plain(value):
 
 
 class Reader(object):
-    """One retrying client per (service, region); a failed read is recorded under its name and returns None."""
+    """One retrying client per (service, region); a failed read is recorded under its name and returns None.
+
+    The clients come from one boto3 session, unlike module.client() (amazon.aws's boto3_conn makes a session per
+    client): a session loads each service's model once, which makes the fifteen clients of a whole-region read about
+    three times cheaper. Connection settings (profile, credentials, endpoint, botocore config) are amazon.aws's own,
+    from get_aws_connection_info. Not thread-safe: make the clients before reading side by side.
+    """
 
     def __init__(self, module):
         self.module = module
         self.errors = {}
         self.clients = {}
+        self.session = None
 
     def client(self, service, region=None):
         key = (service, region)
         if key not in self.clients:
-            kwargs = {"region": region} if region else {}
-            self.clients[key] = self.module.client(service, retry_decorator=RETRY, **kwargs)
+            default_region, endpoint, params = get_aws_connection_info(self.module)
+            params = dict(params)
+            config = botocore.config.Config()
+            for name in ("config", "aws_config"):
+                extra = params.pop(name, None)
+                if extra:
+                    config = config.merge(extra if isinstance(extra, botocore.config.Config) else botocore.config.Config(**extra))
+            if self.session is None:
+                self.session = boto3.session.Session(profile_name=params.pop("profile_name", None))
+            params.pop("profile_name", None)
+            conn = self.session.client(service, config=config, region_name=region or default_region, endpoint_url=endpoint,
+                                       **params)
+            self.clients[key] = RetryingBotoClientWrapper(conn, RETRY)
         return self.clients[key]
 
     def read(self, name, call):

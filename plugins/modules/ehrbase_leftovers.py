@@ -29,8 +29,13 @@ description:
     load balancer, the revision of a task definition registered twice the service does not run (deregistered), a
     key no database, snapshot or secret names (scheduled for deletion after 30 days, cancellable).
     Never a database, a snapshot or a secret. Check mode says what it would remove.
+  - With O(access=true) it first reads what preflight checks before any change - the caller identity, whether the
+    region is enabled for the account, its available Availability Zones - and returns them in RV(access); in a region
+    that is not enabled it stops there (RV(findings) is empty).
   - Why a custom module - the upstream modules each manage one object they are told about; none reads the region
     for what this deployment left twice or half-made, and the repair must use the same rules as the run's check.
+    The access reads are those of amazon.aws.aws_caller_info, aws_region_info and aws_az_info, made here in the same
+    process - three module runs fewer per region in every run's preflight.
 options:
   name_prefix:
     description: The region's resource name prefix (C(ehrbase_name_prefix)); names follow the collection's rule.
@@ -51,6 +56,10 @@ options:
     default: []
   remove:
     description: Remove the findings that hold nothing (never a database, snapshot or secret).
+    type: bool
+    default: false
+  access:
+    description: Also read the caller identity, whether the region is enabled and its available AZs (RV(access)).
     type: bool
     default: false
 extends_documentation_fragment:
@@ -91,6 +100,12 @@ removed:
   returned: always
   type: list
   elements: dict
+access:
+  description: >-
+    account and arn of the caller, region_enabled (the region is listed by ec2:DescribeRegions, i.e. enabled for the
+    account), availability_zones (names of the zones in state available).
+  returned: when O(access=true)
+  type: dict
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
@@ -382,8 +397,21 @@ def sentence(region, item):
         what, item["id"], item["name"] or "-", item["evidence"], region, item["why"], action)
 
 
+def read_access(module):
+    """What the credentials may do in the region: who they are, whether the region is enabled, its available AZs."""
+    identity = module.client("sts", retry_decorator=RETRY).get_caller_identity(aws_retry=True)
+    ec2 = module.client("ec2", retry_decorator=RETRY)
+    regions = ec2.describe_regions(aws_retry=True, Filters=[{"Name": "region-name", "Values": [module.region]}])["Regions"]
+    zones = ec2.describe_availability_zones(aws_retry=True, Filters=[{"Name": "state", "Values": ["available"]}]) if regions else {}
+    return {"account": identity["Account"], "arn": identity["Arn"], "region_enabled": bool(regions),
+            "availability_zones": [z["ZoneName"] for z in zones.get("AvailabilityZones", [])]}
+
+
 def ensure_scanned(module):
     """(changed, state) - the findings, and their removal when asked."""
+    access = read_access(module) if module.params["access"] else None
+    if access is not None and not access["region_enabled"]:
+        return False, {"findings": [], "problems": [], "adopt": {}, "removed": [], "access": access}
     reg = Region(module)
     reg.read()
     igw_adopt, igw_out = gateway_findings(reg)
@@ -403,6 +431,8 @@ def ensure_scanned(module):
                   "nat_gateways": dict((tag(n), n["NatGatewayId"]) for n in reg.nats if tag(n))},
         "removed": removed,
     }
+    if access is not None:
+        state["access"] = access
     return bool(removed), state
 
 
@@ -414,6 +444,7 @@ def main():
             kms_alias=dict(type="str", required=True, no_log=False),
             target_groups=dict(type="list", elements="str", default=[]),
             remove=dict(type="bool", default=False),
+            access=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

@@ -115,3 +115,14 @@ def test_a_task_definition_registered_twice_is_found_a_changed_one_is_not(emulat
         assert len(active) == 1
     else:
         assert found == [] and second
+
+
+def test_access_reads_identity_region_and_zones_only_when_asked(emulator):
+    # (The emulator lists every region and fails on an unknown one, so "not enabled" cannot be shown here.)
+    args = {"region": REGION, "name_prefix": PREFIX, "kms_alias": PREFIX + "-ehrbase", "tags": TAGS, "access": True}
+    rc, res, out = run_module("medzen.ehrbase.ehrbase_leftovers", args)
+    assert rc == 0, out
+    zones = [z["ZoneName"] for z in aws("ec2", REGION).describe_availability_zones()["AvailabilityZones"]]
+    assert res["access"]["region_enabled"] is True and res["access"]["account"] == "123456789012"
+    assert sorted(res["access"]["availability_zones"]) == sorted(zones) and len(zones) >= 2
+    assert "access" not in scan()
