@@ -119,7 +119,8 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
-from ansible_collections.medzen.ehrbase.plugins.module_utils.ecs import subset_equal
+from ansible_collections.medzen.ehrbase.plugins.module_utils import alarms
+from ansible_collections.medzen.ehrbase.plugins.module_utils.alarms import differences, metrics_errors, normalise
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 
@@ -132,43 +133,12 @@ def wanted(p):
     )
 
 
-def normalise(query):
-    """API-shape query with the types CloudWatch returns (ReturnData default true, Period as int)."""
-    out = dict(query)
-    out.setdefault("ReturnData", True)
-    if "MetricStat" in out:
-        stat = dict(out["MetricStat"], Period=int(out["MetricStat"]["Period"]))
-        metric = dict(stat["Metric"])
-        metric["Dimensions"] = sorted(metric.get("Dimensions") or [], key=lambda d: d["Name"])
-        stat["Metric"] = metric
-        out["MetricStat"] = stat
-    return out
-
-
 def definition_errors(p):
-    if p["state"] != "present":
-        return []
-    errors = []
-    returning = [m.get("Id") for m in p["metrics"] if m.get("ReturnData", True)]
-    if len(returning) != 1:
-        errors.append("exactly one query must have ReturnData true (the alarm's value); these do: %s" % returning)
-    for i, m in enumerate(p["metrics"]):
-        if not m.get("Id") or not str(m["Id"])[0].islower():
-            errors.append("metrics[%d]: Id %r must start with a lower-case letter" % (i, m.get("Id")))
-        if ("Expression" in m) == ("MetricStat" in m):
-            errors.append("metrics[%d] (%s): give exactly one of Expression and MetricStat" % (i, m.get("Id")))
-    return errors
+    return metrics_errors(p["metrics"]) if p["state"] == "present" else []
 
 
 def describe(client, name):
-    found = client.describe_alarms(aws_retry=True, AlarmNames=[name], AlarmTypes=["MetricAlarm"]).get("MetricAlarms", [])
-    return found[0] if found else None
-
-
-def differences(want, have):
-    have = dict(have, AlarmActions=sorted(have.get("AlarmActions", [])), OKActions=sorted(have.get("OKActions", [])),
-                Metrics=[normalise(m) for m in have.get("Metrics", [])])
-    return [k for k, v in want.items() if not subset_equal(v, have.get(k))]
+    return alarms.describe(client, [name]).get(name)
 
 
 def ensure_present(client, module):

@@ -100,6 +100,11 @@ removed:
   returned: always
   type: list
   elements: dict
+vpc_ids:
+  description: The VPCs named as the deployment's (none in a region it was never built in).
+  returned: always
+  type: list
+  elements: str
 access:
   description: >-
     account and arn of the caller, region_enabled (the region is listed by ec2:DescribeRegions, i.e. enabled for the
@@ -411,7 +416,7 @@ def ensure_scanned(module):
     """(changed, state) - the findings, and their removal when asked."""
     access = read_access(module) if module.params["access"] else None
     if access is not None and not access["region_enabled"]:
-        return False, {"findings": [], "problems": [], "adopt": {}, "removed": [], "access": access}
+        return False, {"findings": [], "problems": [], "adopt": {}, "removed": [], "vpc_ids": [], "access": access}
     reg = Region(module)
     reg.read()
     igw_adopt, igw_out = gateway_findings(reg)
@@ -430,6 +435,7 @@ def ensure_scanned(module):
         "adopt": {"internet_gateway_id": igw_adopt, "nat_eips": eip_adopt,
                   "nat_gateways": dict((tag(n), n["NatGatewayId"]) for n in reg.nats if tag(n))},
         "removed": removed,
+        "vpc_ids": [v["VpcId"] for v in reg.vpcs],
     }
     if access is not None:
         state["access"] = access

@@ -173,3 +173,58 @@ def test_metric_math_alarm_is_idempotent_and_detects_changes():
     bad = dict(args, metrics=[dict(m, ReturnData=True) for m in rate_metrics()])
     rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_math_alarm", bad)
     assert rc != 0 and "exactly one query must have ReturnData true" in res["msg"], out
+
+
+def region_alarms(cpu=80):
+    return [{"name": "ecs-cpu-high", "description": " CPU above %d %% \n" % cpu, "namespace": "AWS/ECS",
+             "metric_name": "CPUUtilization", "statistic": "Average", "threshold": cpu,
+             "dimensions": {"ServiceName": "svc", "ClusterName": "cluster"}, "treat_missing_data": "notBreaching"},
+            {"name": "alb-latency-p95", "namespace": "AWS/ApplicationELB", "metric_name": "TargetResponseTime",
+             "extended_statistic": "p95", "threshold": 2, "dimensions": {"LoadBalancer": "app/alb/1"}},
+            {"name": "alb-5xx-rate", "metrics": rate_metrics(), "threshold": 1, "treat_missing_data": "notBreaching"}]
+
+
+def set_threshold_by_hand(cw, alarm, threshold):
+    keep = ("AlarmName", "AlarmDescription", "Namespace", "MetricName", "Statistic", "Dimensions", "Period",
+            "EvaluationPeriods", "DatapointsToAlarm", "ComparisonOperator", "TreatMissingData", "AlarmActions",
+            "OKActions")
+    cw.put_metric_alarm(Threshold=threshold, **dict((k, v) for k, v in alarm.items() if k in keep))
+
+
+def test_metric_alarms_converge_a_region_in_one_call_and_name_each_drift():
+    cw = aws("cloudwatch")
+    names = ["medzen-many-" + a["name"] for a in region_alarms()]
+    cw.delete_alarms(AlarmNames=names)
+    topic = "arn:aws:sns:eu-west-1:123456789012:alarms"
+    args = {"name_prefix": "medzen-many-", "alarms": region_alarms(), "alarm_actions": [topic], "ok_actions": [topic]}
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_alarms", args, check_mode=True)
+    assert rc == 0 and sorted(res["updated"]) == sorted(names), out
+    assert not cw.describe_alarms(AlarmNames=names)["MetricAlarms"]  # check mode: nothing written
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_alarms", args)
+    assert rc == 0 and res["changed"] and all(v == ["created"] for v in res["updated"].values()), out
+    stored = dict((a["AlarmName"], a) for a in cw.describe_alarms(AlarmNames=names)["MetricAlarms"])
+    assert stored[names[0]]["AlarmDescription"] == "CPU above 80 %" and stored[names[0]]["Threshold"] == 80
+    assert stored[names[1]]["ExtendedStatistic"] == "p95" and len(stored[names[2]]["Metrics"]) == 3
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_alarms", args)
+    assert rc == 0 and not res["changed"] and res["updated"] == {}, out  # idempotent, metric math included
+    # Drift by hand: one threshold changed. --check --diff names that alarm and field, and writes nothing.
+    set_threshold_by_hand(cw, stored[names[0]], 95)
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_alarms", args, check_mode=True, diff=True)
+    assert rc == 0 and res["updated"] == {names[0]: ["Threshold"]}, out
+    assert re.search(r"^-\s+\"Threshold\": 95\.0", out, re.M) and re.search(r"^\+\s+\"Threshold\": 80\.0", out, re.M), out
+    assert cw.describe_alarms(AlarmNames=[names[0]])["MetricAlarms"][0]["Threshold"] == 95
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_alarms", args)
+    assert rc == 0 and res["updated"] == {names[0]: ["Threshold"]}, out
+    assert cw.describe_alarms(AlarmNames=[names[0]])["MetricAlarms"][0]["Threshold"] == 80
+    cw.delete_alarms(AlarmNames=names)
+
+
+@pytest.mark.parametrize("alarm, message", [
+    ({"name": "a", "threshold": 1, "namespace": "AWS/ECS"}, "a: an alarm on one metric needs metric_name"),
+    ({"name": "b", "threshold": 1, "namespace": "N", "metric_name": "M", "statistic": "Average",
+      "extended_statistic": "p95"}, "exactly one of statistic and extended_statistic"),
+    ({"name": "c", "threshold": 1, "metrics": rate_metrics(), "namespace": "N"}, "c: give either metrics or namespace"),
+])
+def test_metric_alarms_invalid_definition_is_refused_before_any_call(alarm, message):
+    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_alarms", {"alarms": [alarm]})
+    assert rc != 0 and message in res["msg"] and "nothing was changed" in res["msg"], out
