@@ -63,9 +63,9 @@ class Reader(object):
                 extra = params.pop(name, None)
                 if extra:
                     config = config.merge(extra if isinstance(extra, botocore.config.Config) else botocore.config.Config(**extra))
+            profile = params.pop("profile_name", None)
             if self.session is None:
-                self.session = boto3.session.Session(profile_name=params.pop("profile_name", None))
-            params.pop("profile_name", None)
+                self.session = boto3.session.Session(profile_name=profile)
             conn = self.session.client(service, config=config, region_name=region or default_region, endpoint_url=endpoint,
                                        **params)
             self.clients[key] = RetryingBotoClientWrapper(conn, RETRY)
