@@ -17,7 +17,14 @@ TEST_ENV    := AWS_ENDPOINT_URL=http://127.0.0.1:5100 EHRBASE_LOCAL_STATE=$(CURD
                EHRBASE_LOCAL_BACKUP_INTERVAL=3600
 STAMP       := $(VENV)/.installed
 
-.PHONY: help setup local-up local-down local-status local test lint sanity package unit molecule integration awx docs bench clean
+.PHONY: help setup local-up local-down local-status local test quick lint sanity sanity-changed package unit molecule integration awx docs bench clean
+# Every suite ends with its slowest tests, so the next person sees where the time goes.
+PYTEST      := $(PY) -m pytest -q --durations=15
+# What `make test` runs, in order; tools/timed_targets.sh ends with one line per target and its wall time.
+TEST_TARGETS := setup lint sanity package unit molecule integration awx
+# The pure-Python unit tests (no emulator, no PostgreSQL): make quick's share of tests/unit.
+QUICK_UNIT  := tests/unit/test_plan.py tests/unit/test_route53_rules.py tests/unit/test_diagnose.py \
+               tests/unit/test_ecs_utils.py tests/unit/test_monitoring_filters.py
 
 help:  ## List targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -44,7 +51,11 @@ local-status:  ## Show what the local environment runs
 local: local-up  ## Deploy the whole plan to the local emulator
 	ansible-playbook site.yml -i inventories/local
 
-test: setup lint sanity package unit molecule integration awx  ## Everything CI runs
+test:  ## Everything CI runs; ends with the wall time of each target
+	@MAKE="$(MAKE)" bash tools/timed_targets.sh test $(TEST_TARGETS)
+
+quick: setup  ## Inner loop, not CI: lint, sanity of the files changed since HEAD, package checks but the importer, pure unit tests
+	@MAKE="$(MAKE)" bash tools/timed_targets.sh quick lint sanity-changed package-quick unit-quick
 
 lint: setup  ## yamllint + ansible-lint (production profile)
 	yamllint -s .
@@ -53,12 +64,23 @@ lint: setup  ## yamllint + ansible-lint (production profile)
 sanity: setup  ## ansible-test sanity, from a tree where the checkout is ansible_collections/medzen/ehrbase
 	BIN=$(BIN) bash tests/sanity/run.sh
 
+sanity-changed: setup  ## ansible-test sanity of the files changed since HEAD (tracked or new); nothing changed: nothing run
+	@files=$$(git diff --name-only --diff-filter=d HEAD; git ls-files --others --exclude-standard); \
+	if [ -z "$$files" ]; then echo "sanity-changed: no file changed since HEAD"; \
+	else BIN=$(BIN) bash tests/sanity/run.sh $$files; fi
+
+package-quick: setup  ## The packaging checks without galaxy-importer (make package runs it)
+	$(PYTEST) tests/packaging -k "not galaxy_importer"
+
+unit-quick: setup  ## The unit tests that need no emulator or PostgreSQL
+	$(PYTEST) $(QUICK_UNIT)
+
 package: setup  ## galaxy build + galaxy-importer, ansible-doc of every plugin/role, role READMEs, argument specs, AWX surveys, EE, changelog
-	$(PY) -m pytest -q tests/packaging
+	$(PYTEST) tests/packaging
 
 unit: setup  ## pytest unit and module tests (own emulator and PostgreSQL)
 	$(TEST_ENV) $(PY) local/localenv.py up
-	$(TEST_ENV) $(PY) -m pytest -q tests/unit
+	$(TEST_ENV) $(PYTEST) tests/unit
 
 molecule: setup  ## Molecule scenarios against the test emulator
 	$(TEST_ENV) $(PY) local/localenv.py up
@@ -66,11 +88,11 @@ molecule: setup  ## Molecule scenarios against the test emulator
 
 integration: setup  ## Full site.yml runs from an empty emulator
 	$(TEST_ENV) $(PY) local/localenv.py up
-	$(TEST_ENV) $(PY) -m pytest -q tests/integration
+	$(TEST_ENV) $(PYTEST) tests/integration
 
 awx: setup  ## AWX job templates launched through ansible-runner as AWX 24 starts a job (own emulator)
 	$(TEST_ENV) $(PY) local/localenv.py up
-	$(TEST_ENV) $(PY) -m pytest -q tests/awx
+	$(TEST_ENV) $(PYTEST) tests/awx
 
 bench: setup  ## Time site.yml from empty, no-op and --check on an emulator of its own (BENCH_PEER, BENCH_ROUNDS; not in test)
 	$(PY) tools/bench.py
