@@ -38,10 +38,10 @@ echo
 echo "=== make $label: wall time per target ==="
 for i in "${!names[@]}"; do
     if [[ ${seconds[$i]} == "-" ]]; then
-        printf '%-12s %8s   %s\n' "${names[$i]}" "-" "${results[$i]}"
+        printf '%-16s %8s   %s\n' "${names[$i]}" "-" "${results[$i]}"
     else
-        printf '%-12s %6ss %3dm   %s\n' "${names[$i]}" "${seconds[$i]}" $(( seconds[i] / 60 )) "${results[$i]}"
+        printf '%-16s %6ss %3dm   %s\n' "${names[$i]}" "${seconds[$i]}" $(( seconds[i] / 60 )) "${results[$i]}"
     fi
 done
-printf '%-12s %6ss %3dm   %s\n' "total" "$total" $(( total / 60 )) "$([[ $status -eq 0 ]] && echo ok || echo FAILED)"
+printf '%-16s %6ss %3dm   %s\n' "total" "$total" $(( total / 60 )) "$([[ $status -eq 0 ]] && echo ok || echo FAILED)"
 exit $status
