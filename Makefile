@@ -12,16 +12,27 @@ export AWS_ENDPOINT_URL ?= http://127.0.0.1:5000
 # botocore's retries for what runs inside ansible-playbook (lookups); modules get the same through ehrbase_aws.
 export AWS_RETRY_MODE ?= standard
 export AWS_MAX_ATTEMPTS ?= 10
-# Tests run against their own emulator/PostgreSQL/stand-ins so they never touch `make local`'s state.
-TEST_ENV    := AWS_ENDPOINT_URL=http://127.0.0.1:5100 EHRBASE_LOCAL_STATE=$(CURDIR)/.local-test EHRBASE_LOCAL_PORT_OFFSET=100 \
-               EHRBASE_LOCAL_BACKUP_INTERVAL=3600
+# Tests run against their own emulator/PostgreSQL/stand-ins so they never touch `make local`'s state. `make test`
+# runs two lanes side by side, each on an environment of its own (tools/test_lanes.sh sets TEST_OFFSET/TEST_STATE):
+# every port is shifted by TEST_OFFSET (the emulator listens on 5000 + TEST_OFFSET).
+TEST_OFFSET ?= 100
+TEST_STATE  ?= $(CURDIR)/.local-test
+TEST_ENV    := AWS_ENDPOINT_URL=http://127.0.0.1:$(shell echo $$((5000 + $(TEST_OFFSET)))) EHRBASE_LOCAL_STATE=$(TEST_STATE) \
+               EHRBASE_LOCAL_PORT_OFFSET=$(TEST_OFFSET) EHRBASE_LOCAL_BACKUP_INTERVAL=3600
 STAMP       := $(VENV)/.installed
 
+.PHONY: integration-shared integration-empty clean-lane
 .PHONY: help setup local-up local-down local-status local test quick lint sanity sanity-changed package unit molecule integration awx docs bench clean
 # Every suite ends with its slowest tests, so the next person sees where the time goes.
 PYTEST      := $(PY) -m pytest -q --durations=15
-# What `make test` runs, in order; tools/timed_targets.sh ends with one line per target and its wall time.
-TEST_TARGETS := setup lint sanity package unit molecule integration awx
+# What `make test` runs: setup, then two lanes side by side (tools/test_lanes.sh), each "<name> <port offset>
+# <targets in order>" on an environment of its own. "deploy" holds the suites that share one converged deployment
+# (built from empty once); "checks" the static checks, the unit and molecule tests and the from-empty fault runs.
+# Each lane and the whole end with one line per target and its wall time (tools/timed_targets.sh).
+TEST_LANES  := "deploy 100 integration-shared awx" \
+               "checks 300 lint sanity package unit molecule integration-empty"
+# The integration suites that need an empty account of their own (the others share the deployment).
+INTEGRATION_EMPTY := tests/integration/test_preflight_rejects.py tests/integration/test_faults.py
 # The pure-Python unit tests (no emulator, no PostgreSQL): make quick's share of tests/unit.
 QUICK_UNIT  := tests/unit/test_plan.py tests/unit/test_route53_rules.py tests/unit/test_diagnose.py \
                tests/unit/test_ecs_utils.py tests/unit/test_monitoring_filters.py
@@ -51,8 +62,9 @@ local-status:  ## Show what the local environment runs
 local: local-up  ## Deploy the whole plan to the local emulator
 	ansible-playbook site.yml -i inventories/local
 
-test:  ## Everything CI runs; ends with the wall time of each target
-	@MAKE="$(MAKE)" bash tools/timed_targets.sh test $(TEST_TARGETS)
+test:  ## Everything CI runs, in two lanes side by side; ends with the wall time of each target
+	@MAKE="$(MAKE)" bash tools/timed_targets.sh setup setup
+	@MAKE="$(MAKE)" bash tools/test_lanes.sh test $(TEST_LANES)
 
 quick: setup  ## Inner loop, not CI: lint, sanity of the files changed since HEAD, package checks but the importer, pure unit tests
 	@MAKE="$(MAKE)" bash tools/timed_targets.sh quick lint sanity-changed package-quick unit-quick
@@ -86,9 +98,17 @@ molecule: setup  ## Molecule scenarios against the test emulator
 	$(TEST_ENV) $(PY) local/localenv.py up
 	$(TEST_ENV) molecule test --all
 
-integration: setup  ## Full site.yml runs from an empty emulator
+integration: setup  ## Every integration suite, in the order tests/integration/conftest.py declares
 	$(TEST_ENV) $(PY) local/localenv.py up
 	$(TEST_ENV) $(PYTEST) tests/integration
+
+integration-shared: setup  ## The integration suites on the one shared deployment (built from empty by test_build.py)
+	$(TEST_ENV) $(PY) local/localenv.py up
+	$(TEST_ENV) $(PYTEST) tests/integration $(addprefix --ignore=,$(INTEGRATION_EMPTY))
+
+integration-empty: setup  ## The integration suites that start from an empty account each (preflight refusals, faults)
+	$(TEST_ENV) $(PY) local/localenv.py up
+	$(TEST_ENV) $(PYTEST) $(INTEGRATION_EMPTY)
 
 awx: setup  ## AWX job templates launched through ansible-runner as AWX 24 starts a job (own emulator)
 	$(TEST_ENV) $(PY) local/localenv.py up
@@ -100,9 +120,14 @@ bench: setup  ## Time site.yml from empty, no-op and --check on an emulator of i
 docs: setup  ## Regenerate the variable tables of every role README from meta/argument_specs.yml
 	$(PY) tools/role_docs.py
 
-clean:  ## Stop the test environment and remove its state
+clean:  ## Stop the test environments and remove their state
 	-$(TEST_ENV) $(PY) local/localenv.py down
 	rm -rf .local-test
+	-$(MAKE) --no-print-directory TEST_OFFSET=300 TEST_STATE=$(CURDIR)/.local-test-checks clean-lane
+	rm -rf .local-test-checks
 	-AWS_ENDPOINT_URL=http://127.0.0.1:5200 EHRBASE_LOCAL_STATE=$(CURDIR)/.local-bench EHRBASE_LOCAL_PORT_OFFSET=200 \
 		$(PY) local/localenv.py down
 	rm -rf .local-bench
+
+clean-lane:
+	-$(TEST_ENV) $(PY) local/localenv.py down

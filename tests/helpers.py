@@ -10,13 +10,19 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 REGIONS = ("eu-west-1", "eu-central-1", "af-south-1")
+# The local inventory's names (inventories/local): the region's short name and its resource prefix, and the region
+# each one's backups are copied to.
+SHORT = {"eu-west-1": "euw1", "eu-central-1": "euc1", "af-south-1": "afs1"}
+PREFIX = {region: "medzen-local-" + short for region, short in SHORT.items()}
+PARTNERS = {"eu-west-1": "eu-central-1", "eu-central-1": "eu-west-1", "af-south-1": "eu-west-1"}
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:5100")
 
 
 def emulator_reset():
     """Empty the test emulator and the test PostgreSQL servers (refuses anything not on loopback)."""
     assert re.match(r"^http://(127\.0\.0\.1|localhost):\d+$", ENDPOINT), ENDPOINT
-    assert os.environ.get("EHRBASE_LOCAL_STATE", "").endswith(".local-test"), "tests must run with make's TEST_ENV"
+    assert re.search(r"/\.local-test(-[a-z]+)?$", os.environ.get("EHRBASE_LOCAL_STATE", "")), \
+        "tests must run with make's TEST_ENV (a .local-test* state directory)"
     req = urllib.request.Request(ENDPOINT + "/moto-api/reset", method="POST", data=b"")
     urllib.request.urlopen(req, timeout=30).read()
     import localenv

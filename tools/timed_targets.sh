@@ -3,6 +3,7 @@
 # `make test` (or CI) log sees where the time went. Stops at the first failing target, like make would, and still
 # prints the table (the failed target marked, the ones not run listed).
 #   usage: tools/timed_targets.sh <label> <target>...   (MAKE is taken from the environment, default make)
+# With TIMED_SUMMARY=<file> the table is also written there (tools/test_lanes.sh gathers the lanes' tables).
 set -uo pipefail
 
 make_cmd=${MAKE:-make}
@@ -34,14 +35,18 @@ for target in "$@"; do
 done
 
 total=$(( $(date +%s) - start_all ))
+table() {
+    echo "=== make $label: wall time per target ==="
+    for i in "${!names[@]}"; do
+        if [[ ${seconds[$i]} == "-" ]]; then
+            printf '%-20s %8s   %s\n' "${names[$i]}" "-" "${results[$i]}"
+        else
+            printf '%-20s %6ss %3dm   %s\n' "${names[$i]}" "${seconds[$i]}" $(( seconds[i] / 60 )) "${results[$i]}"
+        fi
+    done
+    printf '%-20s %6ss %3dm   %s\n' "total" "$total" $(( total / 60 )) "$([[ $status -eq 0 ]] && echo ok || echo FAILED)"
+}
 echo
-echo "=== make $label: wall time per target ==="
-for i in "${!names[@]}"; do
-    if [[ ${seconds[$i]} == "-" ]]; then
-        printf '%-16s %8s   %s\n' "${names[$i]}" "-" "${results[$i]}"
-    else
-        printf '%-16s %6ss %3dm   %s\n' "${names[$i]}" "${seconds[$i]}" $(( seconds[i] / 60 )) "${results[$i]}"
-    fi
-done
-printf '%-16s %6ss %3dm   %s\n' "total" "$total" $(( total / 60 )) "$([[ $status -eq 0 ]] && echo ok || echo FAILED)"
+table
+[[ -n ${TIMED_SUMMARY:-} ]] && table > "$TIMED_SUMMARY"
 exit $status

@@ -1,24 +1,21 @@
-"""Teardown on the test emulator: refusals, one region, everything, the no-op re-run, the rebuild.
+"""Teardown on the test emulator: refusals, one region, everything, the no-op re-run, and the rebuild - with the
+rebuild killed (SIGKILL of the whole process tree) at six steps of the network, data and app tiers on the way.
 
-Runs after test_site.py (pytest orders files by name) and builds its own deployment if needed.
+Runs last on the shared deployment (tests/integration/conftest.py), and leaves it rebuilt and converged for tests/awx.
 """
+
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
-from helpers import REGIONS, aws, changed_tasks, emulator_reset, recap, run_playbook
+from census import FAST, assert_exactly_one_of_each
+from helpers import ENDPOINT, PARTNERS, PREFIX, REGIONS, ROOT, aws, changed_tasks, recap, run_playbook
 
-PREFIX = {"eu-west-1": "medzen-local-euw1", "eu-central-1": "medzen-local-euc1", "af-south-1": "medzen-local-afs1"}
 DOMAIN = "ehr.medzenhealth.app."
-
-
-@pytest.fixture(scope="module")
-def deployed():
-    """The deployment test_site.py leaves converged, else a fresh one (when run on its own)."""
-    if all(vpc_count(r) == 1 for r in REGIONS) and zone_records():
-        return
-    emulator_reset()
-    rc, out = run_playbook("site.yml")
-    assert rc == 0, out[-4000:]
 
 
 def zone_records():
@@ -38,21 +35,21 @@ def vpc_count(region):
     (["-e", "teardown_confirm=local/eu-west-1"], "pass -e teardown_confirm=local/all (got local/eu-west-1)"),
     (["-e", "teardown_confirm=prod/all"], "(got prod/all)"),
 ])
-def test_teardown_refuses_without_the_exact_confirmation(deployed, extra, message):
+def test_teardown_refuses_without_the_exact_confirmation(deployment, extra, message):
     rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=all", *extra)
     assert rc != 0
     assert message in " ".join(out.split()), out[-3000:]
     assert all(vpc_count(r) == 1 for r in REGIONS), "a refused teardown changed something"
 
 
-def test_teardown_refuses_an_unknown_target(deployed):
+def test_teardown_refuses_an_unknown_target(deployment):
     rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=us-east-1",
                            "-e", "teardown_confirm=local/us-east-1")
     assert rc != 0 and "teardown_target='us-east-1' is neither a region of this inventory" in " ".join(out.split())
     assert all(vpc_count(r) == 1 for r in REGIONS)
 
 
-def test_teardown_check_mode_changes_nothing(deployed):
+def test_teardown_check_mode_changes_nothing(deployment):
     before = zone_records()
     rc, out = run_playbook("playbooks/teardown.yml", "--check", "-e", "teardown_target=all",
                            "-e", "teardown_confirm=local/all")
@@ -61,7 +58,7 @@ def test_teardown_check_mode_changes_nothing(deployed):
     assert zone_records() == before and all(vpc_count(r) == 1 for r in REGIONS)
 
 
-def test_teardown_refuses_a_region_holding_a_database_it_did_not_create(deployed):
+def test_teardown_refuses_a_region_holding_a_database_it_did_not_create(deployment):
     rds = aws("rds", "af-south-1")
     rds.create_db_instance(DBInstanceIdentifier="medzen-local-afs1-db-drill", Engine="postgres", EngineVersion="16.8",
                            DBInstanceClass="db.t3.medium", AllocatedStorage=100, MasterUsername="ehrbase_master",
@@ -75,7 +72,7 @@ def test_teardown_refuses_a_region_holding_a_database_it_did_not_create(deployed
         rds.delete_db_instance(DBInstanceIdentifier="medzen-local-afs1-db-drill", SkipFinalSnapshot=True)
 
 
-def test_one_region_teardown_keeps_the_others_and_a_valid_tree(deployed):
+def test_one_region_teardown_keeps_the_others_and_a_valid_tree(deployment):
     rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=af-south-1",
                            "-e", "teardown_confirm=local/af-south-1")
     assert rc == 0, out[-4000:]
@@ -117,12 +114,9 @@ def check_data_gone_but_snapshots_and_secrets_kept(region, prefix):
     assert key["KeyState"] == "Enabled"
 
 
-PARTNER = {"eu-west-1": "eu-central-1", "eu-central-1": "eu-west-1", "af-south-1": "eu-west-1"}
-
-
 def check_copies_kept_replication_stopped(region, prefix):
     """The stated policy: replication stopped, the copies kept (retained) with the key that encrypts them."""
-    partner = PARTNER[region]
+    partner = PARTNERS[region]
     copies = [c for c in aws("rds", partner).describe_db_instance_automated_backups()["DBInstanceAutomatedBackups"]
               if c["DBInstanceIdentifier"] == prefix + "-db"]
     assert [c["Status"] for c in copies] == ["retained"], copies
@@ -154,7 +148,7 @@ def check_global_gone():
     assert zone_records() is None, "teardown_delete_zone=true removes the emptied zone"
 
 
-def test_teardown_all_leaves_only_the_snapshots_and_deleted_secrets(deployed):
+def test_teardown_all_leaves_only_the_snapshots_and_deleted_secrets(deployment):
     rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=all", "-e", "teardown_confirm=local/all",
                            "-e", "teardown_delete_zone=true")
     assert rc == 0, out[-4000:]
@@ -166,18 +160,82 @@ def test_teardown_all_leaves_only_the_snapshots_and_deleted_secrets(deployed):
     check_global_gone()
 
 
-def test_second_teardown_changes_nothing(deployed):
+def test_second_teardown_changes_nothing(deployment):
     rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=all", "-e", "teardown_confirm=local/all",
                            "-e", "teardown_delete_zone=true")
     assert rc == 0, out[-4000:]
     assert all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
 
 
-def test_site_rebuilds_everything_after_teardown(deployed):
+KILL_POINTS = [
+    # (what the run is doing when it is killed: a task name that starts it, seconds after it started)
+    ("network: the NAT gateways", "TASK [medzen.ehrbase.network : NAT gateway per AZ", 0.5),
+    ("data tier: the key and the secrets", "TASK [medzen.ehrbase.rds : Secrets (generated once", 0.3),
+    ("data tier: the database", "TASK [medzen.ehrbase.rds : PostgreSQL Multi-AZ", 0.5),
+    ("app tier: the load balancer", "TASK [medzen.ehrbase.ecs : Internet-facing ALB", 0.3),
+    ("app tier: the task definition", "TASK [medzen.ehrbase.ecs : Fargate task definition", 0.4),
+    ("app tier: the service", "TASK [medzen.ehrbase.ecs : Service - 2 tasks", 0.3),
+]
+
+
+def descendants(pid):
+    children = {}
+    for entry in [e for e in os.listdir("/proc") if e.isdigit()]:
+        try:
+            with open("/proc/%s/stat" % entry) as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(pid):
+    """SIGKILL the run and every process under it (ansible's workers start sessions of their own)."""
+    for victim in [pid] + descendants(pid):
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def run_and_kill(marker, delay, timeout=900):
+    """site.yml until `marker` appears in its output, then SIGKILL of it and every process under it (modules too)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0", AWS_ENDPOINT_URL=ENDPOINT, PYTHONUNBUFFERED="1")
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "inventories/local", "site.yml",
+           *FAST]  # every region is mid-flight when the kill comes
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    seen, start = [], time.monotonic()
+    for line in proc.stdout:
+        seen.append(line)
+        if line.startswith(marker):
+            time.sleep(delay)
+            kill_tree(proc.pid)
+            break
+        assert time.monotonic() - start < timeout, "".join(seen[-50:])
+    proc.wait()
+    return proc.returncode, "".join(seen)
+
+
+def test_site_rebuilds_everything_after_teardown_through_runs_killed_at_any_step(deployment):
+    """The rebuild is also the kill test (it was its own from-empty build): each step of KILL_POINTS is reached by a
+    run that is then killed, each run starting from what the killed one before it left; the plain run after them
+    converges with exactly one of every resource and the whole DNS tree."""
+    for what, marker, delay in KILL_POINTS:
+        rc, out = run_and_kill(marker, delay)
+        assert rc == -signal.SIGKILL, "%s: the run ended before it was killed:\n%s" % (what, out[-3000:])
     # All regions at once (the opt-in): the rebuild is the slowest step of the suite.
-    rc, out = run_playbook("site.yml", "-e", "ehrbase_region_rollout=parallel")
+    rc, out = run_playbook("site.yml", *FAST)
     assert rc == 0, out[-4000:]
     assert "Africa -> af-south-1, Europe -> eu-west-1, elsewhere -> eu-west-1" in out
     assert all(vpc_count(r) == 1 for r in REGIONS)
     names = {(r["Name"], r.get("SetIdentifier")) for r in zone_records()}
     assert {("af." + DOMAIN, "af-primary-af-south-1"), (DOMAIN, "geo-default"), ("eu-central-1." + DOMAIN, None)} <= names
+    assert_exactly_one_of_each()

@@ -32,6 +32,7 @@ def test_galaxy_build_produces_the_tarball_without_runtime_junk(tmp_path):
     names = tarfile.open(tarball).getnames()
     junk = [n for n in names if n.split("/")[0] in (".venv", ".local", ".local-test", ".collections", ".ansible",
                                                     ".git", ".pytest_cache", "context", ".ci")
+            or n.startswith(".local-test-")
             or "__pycache__" in n or n.endswith(".pyc") or n.startswith("tests/output")]
     assert junk == []
     for needed in ("MANIFEST.json", "FILES.json", "plugins/modules/budget.py", "roles/monitoring/tasks/main.yml",

@@ -19,6 +19,9 @@ from ansible_collections.medzen.ehrbase.plugins.module_utils.health import Clien
 
 USER, PASSWORD = "api", "s3cret-api-password-for-tests-only"
 
+# The test environment's state directory (each make test lane has its own).
+STATE = os.environ.get("EHRBASE_LOCAL_STATE", os.path.join(ROOT, ".local-test"))
+
 
 class Fake(BaseHTTPRequestHandler):
     """A programmable EHRbase look-alike; `mode` picks the failure."""
@@ -86,7 +89,7 @@ def fake():
         server.mode, server.started, server.ehrs = mode, time.monotonic(), {}
         scheme = "http"
         if tls:
-            cert = os.path.join(ROOT, ".local-test", "selfsigned.pem")
+            cert = os.path.join(STATE, "selfsigned.pem")
             if not os.path.exists(cert):
                 subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                                 "-subj", "/CN=localhost", "-keyout", cert, "-out", cert], check=True,
@@ -151,7 +154,7 @@ def test_untrusted_tls_is_refused_by_default(fake):
     assert not result["healthy"]
     assert "TLS certificate" in result["first_failure"] and "not trusted" in result["first_failure"]
     # Trusting the CA explicitly (or, for a lab, not verifying) makes it pass.
-    cert = os.path.join(ROOT, ".local-test", "selfsigned.pem")
+    cert = os.path.join(STATE, "selfsigned.pem")
     assert check(url.replace("127.0.0.1", "localhost"), ca_path=cert)["healthy"] is True
     assert check(url, validate_certs=False)["healthy"] is True
 

@@ -1,0 +1,155 @@
+"""Re-runs of the converged deployment: idempotence with the fast path off (and no secret printed at -vvv),
+`--check --diff`, the fast path itself (no mutating call), drift reported by `--check` and put back by a run.
+
+Runs on the shared deployment (tests/integration/conftest.py); the drift test puts back everything it changes.
+"""
+
+import json
+import os
+import re
+import sys
+
+import pytest
+
+import drift
+from helpers import ENDPOINT, REGIONS, ROOT, aws, changed_tasks, recap, run_playbook
+
+sys.path.insert(0, os.path.join(ROOT, "local"))
+from faultproxy import FaultProxy  # noqa: E402  pylint: disable=wrong-import-position
+
+
+@pytest.fixture(scope="module")
+def counter():
+    """A fault-free proxy in front of the emulator that counts reads and mutating calls per region."""
+    proxy = FaultProxy(ENDPOINT).start()
+    yield proxy
+    proxy.stop()
+
+
+def test_second_run_changes_nothing_and_never_prints_a_secret(deployment):
+    # Autoscaling moved a region to 3 tasks: a re-run must leave that alone.
+    ecs = aws("ecs", "eu-west-1")
+    ecs.update_service(cluster="medzen-local-euw1-cluster", service="medzen-local-euw1-ehrbase", desiredCount=3)
+    revisions = len(ecs.list_task_definitions(familyPrefix="medzen-local-euw1-ehrbase")["taskDefinitionArns"])
+    # The roles themselves (ehrbase_fast_path=false): idempotent, and silent about secrets even at -vvv.
+    rc, out = run_playbook("site.yml", "-vvv", "-e", "ehrbase_fast_path=false")
+    svc = ecs.describe_services(cluster="medzen-local-euw1-cluster", services=["medzen-local-euw1-ehrbase"])["services"][0]
+    assert svc["desiredCount"] == 3, "the re-run reset an autoscaled task count"
+    assert len(ecs.list_task_definitions(familyPrefix="medzen-local-euw1-ehrbase")["taskDefinitionArns"]) == revisions
+    assert rc == 0, out[-5000:]
+    totals = recap(out)
+    assert all(totals[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
+    leaked = []
+    for region in REGIONS:
+        sm = aws("secretsmanager", region)
+        for s in sm.list_secrets()["SecretList"]:
+            password = json.loads(sm.get_secret_value(SecretId=s["ARN"])["SecretString"])["password"]
+            if password in out or password in deployment[1]:
+                leaked.append(s["Name"])
+    assert leaked == [], "secret values printed: %s" % leaked
+
+
+def test_check_mode_on_converged_state_changes_nothing(deployment):
+    rc, out = run_playbook("site.yml", "--check", "--diff", "-e", "ehrbase_fast_path=false")
+    assert rc == 0, out[-5000:]
+    assert all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
+    assert "TASK [medzen.ehrbase.network : " in out and "TASK [medzen.ehrbase.monitoring : " in out
+
+
+def test_the_fast_path_skips_a_converged_deployment_with_no_change_and_no_mutating_call(deployment, counter):
+    for extra in ([], ["--check"]):
+        counter.faults.reset()
+        rc, out = run_playbook("site.yml", *extra, env={"AWS_ENDPOINT_URL": counter.url})
+        assert rc == 0, out[-5000:]
+        for region in REGIONS:
+            assert re.search(r"%s: \d+ resources read, as sealed by run" % region, out), out[-5000:]
+        assert "TASK [medzen.ehrbase.network : " not in out and "TASK [medzen.ehrbase.route53 : " not in out
+        assert "PLAY [Verify - every region serves EHRs]" in out and "eu-west-1 (primary)" in out  # verify, summary
+        assert all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
+        assert counter.faults.stats()["mutating"] == 0, counter.faults.stats()["mutating_calls"]
+
+
+DRIFT_TASKS = {  # task name start -> the region it must report changed in
+    "medzen.ehrbase.network : ECS security group": "eu-west-1",
+    "medzen.ehrbase.ecs : Fargate task definition": "eu-west-1",
+    "medzen.ehrbase.network : Route tables - the result of each": "eu-central-1",
+    "medzen.ehrbase.monitoring : Alarms with alarm and OK actions": "af-south-1",
+    "medzen.ehrbase.ecs : Task range of the service": "af-south-1",
+    "medzen.ehrbase.route53 : Alias records": "eu-west-1",  # run once, for every region's records
+}
+
+
+def drift_state():
+    return {"sg_rule": drift.sg_rule_present(), "route": drift.route_present(), "alarm": drift.alarm_threshold_value(),
+            "task_env": "DEBUG_BY_HAND" in drift.task_definition_env(), "dns": drift.dns_record_present(),
+            "min": drift.min_capacity()}
+
+
+def changed_in(out, task_start):
+    """The hosts a task (found by the start of its name, in every batch that ran it) reported changed on."""
+    parts = [p.split("\nTASK [", 1)[0].split("\nPLAY [", 1)[0] for p in out.split("TASK [" + task_start)[1:]]
+    return set(re.findall(r"^changed: \[([a-z0-9-]+)\]", "\n".join(parts), re.M))
+
+
+DRIFT_LINES = ("changed: security group medzen-local-euw1-ecs-sg", "changed: route table medzen-local-euc1-private-rt-a",
+               "changed: alarm medzen-local-afs1-ecs-cpu-high", "changed: task definition of medzen-local-euw1-ehrbase",
+               "gone: DNS record eu-central-1.ehr.medzenhealth.app. A",
+               "changed: scalable target service/medzen-local-afs1-cluster/medzen-local-afs1-ehrbase")
+
+
+def make_every_drift(converged):
+    for make in (drift.sg_rule, drift.route, drift.alarm_threshold, drift.task_definition, drift.dns_record,
+                 drift.scaled_in):
+        make()
+    drifted = drift_state()
+    assert all(drifted[k] != converged[k] for k in converged), (converged, drifted)
+    return drifted
+
+
+def check_reports_every_drift_and_changes_nothing(counter, drifted):
+    counter.faults.reset()
+    rc, out = run_playbook("site.yml", "--check", env={"AWS_ENDPOINT_URL": counter.url})
+    assert rc == 0, out[-5000:]
+    assert counter.faults.stats()["mutating"] == 0, counter.faults.stats()["mutating_calls"]
+    missing = [line for line in DRIFT_LINES if line not in out]  # the fast path names each resource
+    assert missing == [], missing
+    unreported = [task for task, region in DRIFT_TASKS.items() if region not in changed_in(out, task)]
+    assert unreported == [], (unreported, changed_tasks(out))
+    assert drift_state() == drifted
+
+
+def failing_primary_leaves_the_others_untouched(counter, drifted):
+    """A primary that fails (here: a release that never becomes healthy) stops the run before any other region."""
+    counter.faults.reset()
+    rc, out = run_playbook("site.yml", "-e", "ecs_ehrbase_version=2.32.0-broken", env={"AWS_ENDPOINT_URL": counter.url})
+    assert rc != 0 and "RELEASE FAILED in eu-west-1" in out, out[-4000:]
+    assert changed_in(out, "medzen.ehrbase.network : ECS security group") == {"eu-west-1"}, changed_tasks(out)
+    others = [k for k in counter.faults.stats()["mutating_calls"] if k.split(":")[0] in ("eu-central-1", "af-south-1")]
+    assert others == [], others
+    now = drift_state()
+    assert [now[k] for k in ("route", "alarm", "min")] == [drifted[k] for k in ("route", "alarm", "min")]
+
+
+def test_drift_is_reported_by_check_and_put_back_by_a_normal_run_primary_first(deployment, counter):
+    converged = drift_state()
+    drifted = make_every_drift(converged)
+    check_reports_every_drift_and_changes_nothing(counter, drifted)
+    failing_primary_leaves_the_others_untouched(counter, drifted)
+    rc, out = run_playbook("site.yml")
+    assert rc == 0, out[-5000:]
+    # The primary put its own drift back before its release failed; the global DNS records were still missing.
+    left = [task for task, region in DRIFT_TASKS.items() if region != "eu-west-1" or "route53" in task]
+    assert [task for task in left if DRIFT_TASKS[task] not in changed_in(out, task)] == [], changed_tasks(out)
+    assert drift_state() == converged
+    rc, out = run_playbook("site.yml")
+    assert rc == 0 and "as sealed by run" in out, out[-5000:]
+    assert all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
+
+
+def test_rerun_does_not_duplicate_network(deployment):
+    for region in REGIONS:
+        ec2 = aws("ec2", region)
+        tag = [{"Name": "tag:ManagedBy", "Values": ["ansible/medzen.ehrbase"]}]
+        assert len(ec2.describe_vpcs(Filters=tag)["Vpcs"]) == 1
+        assert len(ec2.describe_addresses()["Addresses"]) == 2
+        assert len([n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] != "deleted"]) == 2

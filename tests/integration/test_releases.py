@@ -1,0 +1,136 @@
+"""Releases: upgrade.yml (refusals, `--check`, a good release region by region with no failed request, a bad one
+put back) and site.yml behind the release gate.
+
+Runs on the shared deployment (tests/integration/conftest.py); the last test brings every region back to the
+inventory's version.
+"""
+
+import re
+
+from helpers import PREFIX, REGIONS, aws, changed_tasks, recap, run_playbook
+
+
+RELEASE_ORDER = ["eu-central-1", "af-south-1", "eu-west-1"]
+
+
+def running(region):
+    """(task-definition ARN, image, number of deployments) the region's service runs now."""
+    ecs = aws("ecs", region)
+    p = PREFIX[region]
+    svc = ecs.describe_services(cluster=p + "-cluster", services=[p + "-ehrbase"])["services"][0]
+    image = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]["containerDefinitions"][0]["image"]
+    return svc["taskDefinition"], image, len([d for d in svc["deployments"] if d["status"] in ("PRIMARY", "ACTIVE")])
+
+
+def revisions(region):
+    return aws("ecs", region).list_task_definitions(familyPrefix=PREFIX[region] + "-ehrbase")["taskDefinitionArns"]
+
+
+class Probe:
+    """Keeps requesting every region's EHRbase (its stand-in) during a release and counts failed answers."""
+
+    def __init__(self):
+        import threading
+
+        self.failures, self.requests, self.stop = [], 0, threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        import os
+        import urllib.request
+
+        offset = int(os.environ.get("EHRBASE_LOCAL_PORT_OFFSET", "0"))
+        while not self.stop.is_set():
+            for i, region in enumerate(REGIONS):
+                url = "http://127.0.0.1:%d/ehrbase/management/health" % (18080 + offset + i)
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as resp:
+                        ok = resp.status == 200
+                except Exception as exc:  # any error is a failed request for the probe
+                    ok, resp = False, exc
+                self.requests += 1
+                if not ok:
+                    self.failures.append((region, str(resp)))
+            self.stop.wait(0.2)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def test_upgrade_refuses_latest_and_a_region_that_is_unhealthy_now(deployment):
+    before = {r: revisions(r) for r in REGIONS}
+    rc, out = run_playbook("playbooks/upgrade.yml", "-e", "ecs_ehrbase_version=latest")
+    assert rc != 0 and "ecs_ehrbase_version=latest: a release needs a pinned EHRbase tag" in out, out[-3000:]
+    ecs = aws("ecs", "af-south-1")
+    p = PREFIX["af-south-1"]
+    ecs.update_service(cluster=p + "-cluster", service=p + "-ehrbase", desiredCount=0)
+    try:
+        rc, out = run_playbook("playbooks/upgrade.yml", "-e", "ecs_ehrbase_version=2.31.0")
+        assert rc != 0 and "Not releasing: af-south-1 unhealthy: service at 0 desired tasks" in out, out[-3000:]
+    finally:
+        ecs.update_service(cluster=p + "-cluster", service=p + "-ehrbase", desiredCount=2)
+    assert {r: revisions(r) for r in REGIONS} == before
+
+
+def test_upgrade_check_mode_says_what_it_would_release_and_changes_nothing(deployment):
+    before = {r: revisions(r) for r in REGIONS}
+    rc, out = run_playbook("playbooks/upgrade.yml", "--check", "-e", "ecs_ehrbase_version=2.31.0")
+    assert rc == 0, out[-3000:]
+    for region in REGIONS:
+        assert "Would release ehrbase/ehrbase:2.31.0 in %s" % region in out
+    assert {r: revisions(r) for r in REGIONS} == before
+
+
+def test_good_upgrade_region_by_region_with_no_failed_request(deployment):
+    with Probe() as probe:
+        rc, out = run_playbook("playbooks/upgrade.yml", "-e", "ecs_ehrbase_version=2.31.0")
+    assert rc == 0, out[-5000:]
+    released = re.findall(r"^TASK \[medzen\.ehrbase\.ecs : Released in ([a-z0-9-]+): ehrbase/ehrbase:2\.31\.0\]", out, re.M)
+    assert released == RELEASE_ORDER, released
+    for region in REGIONS:
+        arn, image, deployments = running(region)
+        assert image == "ehrbase/ehrbase:2.31.0" and deployments == 1, (region, image, deployments)
+        rds = aws("rds", region)
+        snaps = rds.describe_db_snapshots(DBInstanceIdentifier=PREFIX[region] + "-db", SnapshotType="manual")["DBSnapshots"]
+        assert any(s["DBSnapshotIdentifier"].startswith(PREFIX[region] + "-pre-2-31-0-") for s in snaps), region
+    assert probe.requests > 20 and probe.failures == [], probe.failures[:5]
+    assert "Rollout - IN_PROGRESS after" in out and "Rollout - COMPLETED after" in out
+    # A re-run releases nothing.
+    rc, out = run_playbook("playbooks/upgrade.yml", "-e", "ecs_ehrbase_version=2.31.0")
+    assert rc == 0 and all(recap(out)[r]["changed"] == 0 for r in REGIONS), changed_tasks(out)
+
+
+def test_bad_upgrade_stops_at_the_first_region_and_puts_it_back(deployment):
+    before = {r: running(r) for r in REGIONS}
+    rc, out = run_playbook("playbooks/upgrade.yml", "-e", "ecs_ehrbase_version=2.32.0-broken")
+    assert rc != 0, out[-4000:]
+    assert "RELEASE FAILED in eu-central-1: ehrbase/ehrbase:2.32.0-broken" in out, out[-4000:]
+    assert "circuit breaker" in out and "Essential container in task exited" in out
+    assert "eu-central-1 is back on" in out and "healthy again" in out
+    assert "medzen-local-euc1-pre-2-32-0-broken-" in out
+    assert running("eu-central-1") == before["eu-central-1"]
+    assert running("af-south-1") == before["af-south-1"] and running("eu-west-1") == before["eu-west-1"]
+    rc, out = run_playbook("playbooks/verify.yml", "-l", "eu-central-1")
+    assert rc == 0, out[-3000:]
+
+
+def test_site_with_a_broken_version_stops_after_the_first_region(deployment):
+    before = {r: running(r) for r in REGIONS}
+    rc, out = run_playbook("site.yml", "-e", "ecs_ehrbase_version=2.32.0-broken")
+    assert rc != 0 and "RELEASE FAILED in eu-west-1" in out, out[-4000:]
+    assert {r: running(r) for r in REGIONS} == before
+    # Back to the inventory's version through the same gate: the primary alone, then the two others - which run
+    # beside each other - release in turn, one region at a time, in the play after.
+    rc, out = run_playbook("site.yml")
+    assert rc == 0, out[-4000:]
+    released = re.findall(r"^TASK \[medzen\.ehrbase\.ecs : Released in ([a-z0-9-]+): ", out, re.M)
+    assert released == ["eu-west-1", "eu-central-1", "af-south-1"], released
+    waiting = out[out.index("PLAY [Region - releases waiting for their turn"):]
+    assert "Released in eu-central-1" in waiting and "Released in af-south-1" in waiting
+    assert "Released in eu-west-1" not in waiting
+    assert all(running(r)[1] == "ehrbase/ehrbase:2.30.0" for r in REGIONS)
