@@ -46,4 +46,4 @@ for lane in "${lanes[@]}"; do
 done
 printf '=== make %s: %ss (%dm) for all lanes side by side: %s ===\n' "$label" "$total" $(( total / 60 )) \
     "$([[ $status -eq 0 ]] && echo ok || echo FAILED)"
-exit $status
+exit "$status"
