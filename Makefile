@@ -21,18 +21,21 @@ TEST_ENV    := AWS_ENDPOINT_URL=http://127.0.0.1:$(shell echo $$((5000 + $(TEST_
                EHRBASE_LOCAL_PORT_OFFSET=$(TEST_OFFSET) EHRBASE_LOCAL_BACKUP_INTERVAL=3600
 STAMP       := $(VENV)/.installed
 
-.PHONY: integration-shared integration-empty clean-lane
+.PHONY: integration-shared integration-own clean-lane
 .PHONY: help setup local-up local-down local-status local test quick lint sanity sanity-changed package unit molecule integration awx docs bench clean
 # Every suite ends with its slowest tests, so the next person sees where the time goes.
 PYTEST      := $(PY) -m pytest -q --durations=15
 # What `make test` runs: setup, then two lanes side by side (tools/test_lanes.sh), each "<name> <port offset>
-# <targets in order>" on an environment of its own. "deploy" holds the suites that share one converged deployment
-# (built from empty once); "checks" the static checks, the unit and molecule tests and the from-empty fault runs.
+# <targets in order>" on an environment of its own, balanced by their measured times (tests/README.md). "deploy": the
+# integration suites that share one deployment built from empty. "checks": the static checks, the unit and molecule
+# tests, then the integration suites that make an account of their own (preflight refusals and faults from empty,
+# teardown of what the fault run converged, its rebuild) and the AWX jobs on that rebuild.
 # Each lane and the whole end with one line per target and its wall time (tools/timed_targets.sh).
-TEST_LANES  := "deploy 100 integration-shared awx" \
-               "checks 300 lint sanity package unit molecule integration-empty"
-# The integration suites that need an empty account of their own (the others share the deployment).
-INTEGRATION_EMPTY := tests/integration/test_preflight_rejects.py tests/integration/test_faults.py
+TEST_LANES  := "deploy 100 integration-shared" \
+               "checks 300 lint sanity package unit molecule integration-own awx"
+# The integration suites that do not use the shared deployment, in their conftest.py order.
+INTEGRATION_OWN := tests/integration/test_preflight_rejects.py tests/integration/test_faults.py \
+                   tests/integration/test_teardown.py
 # The pure-Python unit tests (no emulator, no PostgreSQL): make quick's share of tests/unit.
 QUICK_UNIT  := tests/unit/test_plan.py tests/unit/test_route53_rules.py tests/unit/test_diagnose.py \
                tests/unit/test_ecs_utils.py tests/unit/test_monitoring_filters.py
@@ -102,13 +105,13 @@ integration: setup  ## Every integration suite, in the order tests/integration/c
 	$(TEST_ENV) $(PY) local/localenv.py up
 	$(TEST_ENV) $(PYTEST) tests/integration
 
-integration-shared: setup  ## The integration suites on the one shared deployment (built from empty by test_build.py)
+integration-shared: setup  ## The integration suites on one shared deployment (built from empty by test_build.py)
 	$(TEST_ENV) $(PY) local/localenv.py up
-	$(TEST_ENV) $(PYTEST) tests/integration $(addprefix --ignore=,$(INTEGRATION_EMPTY))
+	$(TEST_ENV) $(PYTEST) tests/integration $(addprefix --ignore=,$(INTEGRATION_OWN))
 
-integration-empty: setup  ## The integration suites that start from an empty account each (preflight refusals, faults)
+integration-own: setup  ## The integration suites with an account of their own: preflight, faults, teardown and rebuild
 	$(TEST_ENV) $(PY) local/localenv.py up
-	$(TEST_ENV) $(PYTEST) $(INTEGRATION_EMPTY)
+	$(TEST_ENV) $(PYTEST) $(INTEGRATION_OWN)
 
 awx: setup  ## AWX job templates launched through ansible-runner as AWX 24 starts a job (own emulator)
 	$(TEST_ENV) $(PY) local/localenv.py up

@@ -2,7 +2,9 @@
 
 Building it is the expensive part (about 2 minutes here), so the suites run in one declared order: the ones that
 need an empty account first, then the build, then the ones that read the deployment, then the ones that change it
-(each puts back what it changed, or runs last), teardown at the very end.
+(each puts back what it changed, or runs last), teardown at the very end. `make test` runs them in two lanes, each
+on its own environment (Makefile TEST_LANES): the shared-deployment suites in one; preflight, faults and teardown in
+the other, where teardown removes (and rebuilds) what the fault run converged. Each lane keeps this order.
 """
 
 import os
@@ -20,7 +22,7 @@ ORDER = (
     "test_day2_reports.py",
     "test_releases.py",
     "test_backups_and_recovery.py",
-    "test_teardown.py",  # removes the deployment, then rebuilds it (while killing runs) for tests/awx
+    "test_teardown.py",  # removes the deployment it finds, then rebuilds it (killing runs on the way) for tests/awx
 )
 
 

@@ -1,7 +1,9 @@
 """Teardown on the test emulator: refusals, one region, everything, the no-op re-run, and the rebuild - with the
 rebuild killed (SIGKILL of the whole process tree) at six steps of the network, data and app tiers on the way.
 
-Runs last on the shared deployment (tests/integration/conftest.py), and leaves it rebuilt and converged for tests/awx.
+Runs on the deployment it finds converged (tests/integration/conftest.py): in `make test` the one test_faults.py's
+last run converged (the "checks" lane), in `make integration` the shared one, last. It leaves it rebuilt and converged
+for tests/awx.
 """
 
 import os
@@ -100,7 +102,7 @@ def check_data_gone_but_snapshots_and_secrets_kept(region, prefix):
     assert rds.describe_db_instances()["DBInstances"] == []
     snaps = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
     final = [s for s in snaps if s["DBSnapshotIdentifier"].startswith(prefix + "-db-final-")]
-    # Kept as well: the snapshots releases took before they started (test_site's upgrades), never deleted.
+    # Kept as well: the snapshots releases took before they started (test_releases.py, when it ran on this deployment).
     others = [s["DBSnapshotIdentifier"] for s in snaps if s not in final]
     assert len(final) == 1 and all(name.startswith(prefix + "-pre-") for name in others), others
     assert all(s["Encrypted"] for s in snaps)
