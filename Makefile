@@ -27,14 +27,17 @@ STAMP       := $(VENV)/.installed
 PYTEST      := $(PY) -m pytest -q --durations=15
 # What `make test` runs: setup, then two lanes side by side (tools/test_lanes.sh), each "<name> <port offset>
 # <targets in order>" on an environment of its own, balanced by their measured times (tests/README.md). "deploy": the
-# integration suites that share one deployment built from empty. "checks": the static checks, the unit and molecule
-# tests, then the integration suites that make an account of their own (preflight refusals and faults from empty,
-# teardown of what the fault run converged, its rebuild) and the AWX jobs on that rebuild.
+# integration suites on one deployment built from empty. "checks": the static checks, the unit and molecule tests,
+# then the integration suites that make an account of their own (preflight refusals and faults from empty; on what
+# the fault run converged, day-2 reports, backups and recovery, teardown and its rebuild) and the AWX jobs on that.
 # Each lane and the whole end with one line per target and its wall time (tools/timed_targets.sh).
 TEST_LANES  := "deploy 100 integration-shared" \
                "checks 300 lint sanity package unit molecule integration-own awx"
-# The integration suites that do not use the shared deployment, in their conftest.py order.
+# The integration suites of the "checks" lane, in their conftest.py order: preflight and faults from empty, then, on
+# what the fault run converged, the day-2 reports, backups and recovery, teardown and the rebuild (the lanes balanced
+# by their measured times; each of these suites needs a converged deployment, not the shared one).
 INTEGRATION_OWN := tests/integration/test_preflight_rejects.py tests/integration/test_faults.py \
+                   tests/integration/test_day2_reports.py tests/integration/test_backups_and_recovery.py \
                    tests/integration/test_teardown.py
 # The pure-Python unit tests (no emulator, no PostgreSQL): make quick's share of tests/unit.
 QUICK_UNIT  := tests/unit/test_plan.py tests/unit/test_route53_rules.py tests/unit/test_diagnose.py \
@@ -109,7 +112,7 @@ integration-shared: setup  ## The integration suites on one shared deployment (b
 	$(TEST_ENV) $(PY) local/localenv.py up
 	$(TEST_ENV) $(PYTEST) tests/integration $(addprefix --ignore=,$(INTEGRATION_OWN))
 
-integration-own: setup  ## The integration suites with an account of their own: preflight, faults, teardown and rebuild
+integration-own: setup  ## Preflight and faults from empty, then day-2 reports, backups, teardown on what faults converged
 	$(TEST_ENV) $(PY) local/localenv.py up
 	$(TEST_ENV) $(PYTEST) $(INTEGRATION_OWN)
 
