@@ -25,17 +25,16 @@ STAMP       := $(VENV)/.installed
 .PHONY: help setup local-up local-down local-status local test quick lint sanity sanity-changed package unit molecule integration awx docs bench clean
 # Every suite ends with its slowest tests, so the next person sees where the time goes.
 PYTEST      := $(PY) -m pytest -q --durations=15
-# What `make test` runs: setup, then two lanes side by side (tools/test_lanes.sh), each "<name> <port offset>
-# <targets in order>" on an environment of its own, balanced by their measured times (tests/README.md). "deploy": the
-# integration suites on one deployment built from empty. "checks": the static checks, the unit and molecule tests,
-# then the integration suites that make an account of their own (preflight refusals and faults from empty; on what
-# the fault run converged, day-2 reports, backups and recovery, teardown and its rebuild) and the AWX jobs on that.
-# Each lane and the whole end with one line per target and its wall time (tools/timed_targets.sh).
-TEST_LANES  := "deploy 100 integration-shared" \
-               "checks 300 lint sanity package unit molecule integration-own awx"
-# The integration suites of the "checks" lane, in their conftest.py order: preflight and faults from empty, then, on
-# what the fault run converged, the day-2 reports, backups and recovery, teardown and the rebuild (the lanes balanced
-# by their measured times; each of these suites needs a converged deployment, not the shared one).
+# What `make test` runs: setup, then the targets in one lane (tools/test_lanes.sh: "<name> <port offset> <targets in
+# order>"), each lane on an environment of its own. One lane, because two lanes side by side were slower, not faster:
+# the suites are CPU-bound (Ansible's module runs, and a run already works on both cores): in CI (2026-12-02)
+# two lanes took over 90 minutes; the serial suite of ac4f64e, with more from-empty builds, took 58 (tests/README.md). Every lane and
+# the whole end with one line per target and its wall time (tools/timed_targets.sh).
+TEST_LANES  := "all 100 lint sanity package unit molecule integration awx"
+# The integration suites that make an account of their own (preflight refusals and faults from empty) or need a
+# converged deployment, not the shared one: `make integration-own` runs them in their conftest.py order, on what the
+# fault run converged; `make integration-shared` runs the others on the shared deployment. Two lanes:
+# make test TEST_LANES='"deploy 100 integration-shared" "checks 300 lint sanity package unit molecule integration-own awx"'
 INTEGRATION_OWN := tests/integration/test_preflight_rejects.py tests/integration/test_faults.py \
                    tests/integration/test_day2_reports.py tests/integration/test_backups_and_recovery.py \
                    tests/integration/test_teardown.py
@@ -68,7 +67,7 @@ local-status:  ## Show what the local environment runs
 local: local-up  ## Deploy the whole plan to the local emulator
 	ansible-playbook site.yml -i inventories/local
 
-test:  ## Everything CI runs, in two lanes side by side; ends with the wall time of each target
+test:  ## Everything CI runs, in one lane (TEST_LANES); ends with the wall time of each target
 	@MAKE="$(MAKE)" bash tools/timed_targets.sh setup setup
 	@MAKE="$(MAKE)" bash tools/test_lanes.sh test $(TEST_LANES)
 
