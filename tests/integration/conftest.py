@@ -2,9 +2,10 @@
 
 Building it is the expensive part (about 2 minutes here), so the suites run in one declared order: the ones that
 need an empty account first, then the build, then the ones that read the deployment, then the ones that change it
-(each puts back what it changed, or runs last), teardown at the very end. `make test` runs them in two lanes, each
-on its own environment (Makefile TEST_LANES): the shared-deployment suites in one; preflight, faults and teardown in
-the other, where teardown removes (and rebuilds) what the fault run converged. Each lane keeps this order.
+(each puts back what it changed, or runs last), teardown at the very end. `make test` runs them all in this order
+in one environment; in the two-lane layout (tests/README.md) `make integration-shared` runs the shared-deployment
+suites in one lane and `make integration-own` the others in the second, where day-2 reports, backups and teardown
+find what the fault run converged. Each lane keeps this order.
 """
 
 import os
