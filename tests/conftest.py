@@ -1,6 +1,6 @@
 import pytest
 
-from helpers import aws, emulator_reset
+from helpers import RUNS, aws, emulator_reset
 
 
 @pytest.fixture
@@ -8,3 +8,14 @@ def emulator():
     """An empty test emulator (never the `make local` one: see Makefile TEST_ENV)."""
     emulator_reset()
     return aws
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The slowest ansible-playbook runs of the session and what all of them cost (where a suite's time goes)."""
+    if not RUNS:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("ansible-playbook runs: %d, %.0f s in all; the 15 slowest" % (
+        len(RUNS), sum(r[0] for r in RUNS)))
+    for seconds, test, args, rc in sorted(RUNS, reverse=True)[:15]:
+        write("%7.1fs rc=%d %s  %s" % (seconds, rc, test.split("::")[-1][:60], args[:90]))

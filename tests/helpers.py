@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,8 +49,15 @@ def run_playbook(*args, inventory="inventories/local", timeout=1800, env=None):
     full_env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                     ANSIBLE_FORCE_COLOR="0", AWS_ENDPOINT_URL=ENDPOINT)
     full_env.update(env or {})  # e.g. AWS_ENDPOINT_URL of a fault proxy in front of the emulator
+    started = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
+    RUNS.append((time.monotonic() - started, os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
+                 " ".join(args), proc.returncode))
     return proc.returncode, proc.stdout + proc.stderr
+
+
+# Every ansible-playbook run of this session: (seconds, test, arguments, rc); tests/conftest.py prints the slowest.
+RUNS = []
 
 
 def recap(output):
