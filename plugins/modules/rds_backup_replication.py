@@ -71,6 +71,7 @@ replication:
       type: dict
 """
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
@@ -102,8 +103,16 @@ def ensure_present(client, module):
                 SourceRegion=source_region(p["source_db_instance_arn"]))
     if p["kms_key_id"]:
         args["KmsKeyId"] = p["kms_key_id"]
-    return True, client.start_db_instance_automated_backups_replication(aws_retry=True, **args)[
-        "DBInstanceAutomatedBackup"]
+    try:
+        return True, client.start_db_instance_automated_backups_replication(aws_retry=True, **args)[
+            "DBInstanceAutomatedBackup"]
+    except is_boto3_error_code("InvalidDBInstanceState"):
+        # A start whose answer was lost is sent again by botocore and refused as "already on": the first one worked.
+        # Adopt the replication it started; anything else that state error means is still an error.
+        running = active_copy(list_copies(client, p["source_db_instance_arn"]))
+        if not running:
+            raise
+        return True, running
 
 
 def ensure_absent(client, module):

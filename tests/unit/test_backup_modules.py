@@ -4,12 +4,14 @@ The emulator's copies and restores are real (local/backup_plane.py): a dump of t
 a PostgreSQL server of its own.
 """
 
+import os
+import sys
 import time
 
 import psycopg2
 import pytest
 
-from helpers import aws, run_module
+from helpers import ENDPOINT, ROOT, aws, run_module
 
 SOURCE = "medzen-unit-euw1-db"
 PASSWORD = "unitTestPassword1234567890"
@@ -110,3 +112,25 @@ def test_restore_holds_the_copy_and_is_never_restored_over(source):
     rc, res, out = module("rds_backup_restore", args)
     assert rc == 0 and not res["changed"], out
     rds.delete_db_instance(DBInstanceIdentifier=args["db_instance_identifier"], SkipFinalSnapshot=True)
+
+
+def test_a_start_whose_answer_was_lost_adopts_the_replication_it_started(source):
+    """The SDK sends a start again when its answer is lost; AWS refuses the second as "already on" - not an error."""
+    sys.path.insert(0, os.path.join(ROOT, "local"))
+    from faultproxy import FaultProxy  # pylint: disable=import-outside-toplevel
+
+    arn, key = source
+    fp = FaultProxy(ENDPOINT, always=["eu-central-1:StartDBInstanceAutomatedBackupsReplication"]).start()
+    try:
+        rc, res, out = run_module("medzen.ehrbase.rds_backup_replication", {
+            "source_db_instance_arn": arn, "kms_key_id": key, "region": "eu-central-1", "endpoint_url": fp.url,
+            "access_key": "testing", "secret_key": "testing"}, aws_args=False)
+        stats = fp.faults.stats()
+    finally:
+        fp.stop()
+    assert rc == 0 and res["changed"] and res["replication"]["status"] == "replicating", out
+    assert [c["Status"] for c in copies()] == ["replicating"], copies()
+    # The answer was lost and the start sent twice: the case under test happened.
+    assert {"fault": "drop", "region": "eu-central-1", "action": "StartDBInstanceAutomatedBackupsReplication"} \
+        in stats["injected"], stats
+    assert stats["mutating_calls"].get("eu-central-1:StartDBInstanceAutomatedBackupsReplication", 0) >= 2, stats
