@@ -12,6 +12,11 @@ those inputs from that state (tests/integration prove both halves), so the run m
 outputs. Any difference names the resources that differ and the run goes the normal way, which reports and corrects
 the drift; the run after it seals again.
 
+Each resource belongs to the tier its reader covers (network, database, app, dns, monitoring), and the seal keeps a
+second inputs digest without the app tier's variables (ecs_*). When a run changes only the app tier (a release: a new
+ecs_ehrbase_version) and the network and database tiers still match the seal, the roles that build those tiers would
+change nothing either: the run may skip them too and converge the app tier alone (base_in_sync).
+
 A digest covers a resource's whole describe answer except what AWS changes by itself (status, counters, timestamps,
 the ECS deployment log, the task count autoscaling sets - only whether it is inside the autoscaling range): a field
 nobody listed here is compared, so an attribute the roles manage cannot drift unseen. Anything unlisted that moves
@@ -25,13 +30,16 @@ __metaclass__ = type
 import base64
 import hashlib
 import json
+import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.reads import Reader, plain
 
-SEAL_VERSION = 1
+SEAL_VERSION = 2
+# The tiers a release does not touch: built by the network, rds and db_init roles, before the app tier.
+BASE_TIERS = ("network", "database")
 # What AWS moves by itself; never part of a digest.
 VOLATILE = frozenset("""
     ResponseMetadata NextToken Marker NextMarker IsTruncated MaxItems
@@ -97,12 +105,19 @@ class Snapshot(Reader):
         self.spec = spec
         self.names = spec["names"]
         self.items = {}
+        self.tiers = {}
+        self._local = threading.local()
 
     def call(self, service, method, region=None, **kwargs):
         return getattr(self.client(service, region), method)(aws_retry=True, **kwargs)
 
     def put(self, key, value):
         self.items[key] = digest(value)
+        self.tiers[key] = self._local.tier
+
+    def _read_tier(self, part):
+        self._local.tier = part.__name__
+        part()
 
     def take(self):
         # Clients are made here, one thread: boto3's session is not safe to create clients from side by side.
@@ -116,9 +131,9 @@ class Snapshot(Reader):
         self.client("sts")
         parts = (self.network, self.database, self.app, self.dns, self.monitoring)
         with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-            for future in [pool.submit(part) for part in parts]:
+            for future in [pool.submit(self._read_tier, part) for part in parts]:
                 future.result()
-        return self.items
+        return self.items, self.tiers
 
     # --- network -----------------------------------------------------------------------------------------------
     def network(self):
@@ -336,6 +351,17 @@ def drift(sealed, now):
     return lines
 
 
+def base_in_sync(seal, base_inputs_digest, items, tiers):
+    """The network and database tiers match the seal, and every input but the app tier's is the seal's."""
+    if seal is None or not base_inputs_digest or seal.get("base_inputs_digest") != base_inputs_digest:
+        return False
+    sealed, sealed_tiers = seal["items"], seal.get("tiers", {})
+    for key in set(sealed) | set(items):
+        if tiers.get(key, sealed_tiers.get(key)) in BASE_TIERS and sealed.get(key) != items.get(key):
+            return False
+    return True
+
+
 def encode(seal):
     return "z1:" + base64.b64encode(zlib.compress(json.dumps(seal, sort_keys=True).encode("utf-8"), 9)).decode("ascii")
 
@@ -366,6 +392,7 @@ def read_seal(module, name):
 ARGUMENT_SPEC = dict(
     parameter=dict(type="str", required=True),
     inputs_digest=dict(type="str", required=True, no_log=False),
+    base_inputs_digest=dict(type="str", default="", no_log=False),
     names=dict(type="dict", required=True),
     zone_name=dict(type="str", required=True),
     domain=dict(type="str", required=True),

@@ -19,7 +19,9 @@ description:
     task count autoscaling sets).
   - With O(seal=false) (the default; read-only) it compares those digests and O(inputs_digest) with the region's seal,
     an SSM parameter written after the last complete run. RV(in_sync) is true only when the seal exists, was made
-    from the same inputs and every digest is equal; RV(drift) names each resource that differs.
+    from the same inputs and every digest is equal; RV(drift) names each resource that differs. RV(base_in_sync) is
+    true when the network and database tiers match the seal and O(base_inputs_digest) is the seal's: a run that
+    changes only the app tier (a release) may skip the roles of those tiers.
   - With O(seal=true) it writes the seal (digests, inputs digest and O(outputs)) when it differs from the stored
     one. Check mode reads and says whether it would write.
   - site.yml uses it for its fast no-op path (see docs/fast_path.md). The seal holds digests, ids and names - never
@@ -47,6 +49,12 @@ options:
     description: Digest of the run's inputs (the C(inputs_digest) filter over the deployment's variables and code).
     type: str
     required: true
+  base_inputs_digest:
+    description: >-
+      Digest of the run's inputs without the app tier's variables (C(ecs_*)); sealed beside O(inputs_digest) and
+      compared for RV(base_in_sync). Empty never matches.
+    type: str
+    default: ''
   names:
     description: The region's resource names (C(ehrbase_names)).
     type: dict
@@ -114,13 +122,20 @@ in_sync:
   description: The seal exists, was made from the same inputs, and every resource digest equals the seal's.
   returned: always
   type: bool
+base_in_sync:
+  description: >-
+    The seal exists, its inputs other than the app tier's (C(ecs_*)) are O(base_inputs_digest), and every resource of
+    the network and database tiers (VPC, subnets, routes, gateways, security groups; keys, secrets, database and its
+    groups) equals the seal's. True whenever RV(in_sync) is.
+  returned: always
+  type: bool
 drift:
   description: What differs from the seal, one line per resource (changed/new/no longer read), or why there is no match.
   returned: always
   type: list
   elements: str
 outputs:
-  description: The outputs stored with the seal (empty without one).
+  description: The outputs stored with the seal (empty unless RV(in_sync) or RV(base_in_sync)).
   returned: always
   type: dict
 sealed_by:
@@ -141,6 +156,7 @@ from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RE
 from ansible_collections.medzen.ehrbase.plugins.module_utils.converged import (
     ARGUMENT_SPEC,
     SEAL_VERSION,
+    base_in_sync,
     drift,
     encode,
     read_seal,
@@ -159,11 +175,11 @@ def compared(seal, inputs_digest, items):
     return not lines, lines
 
 
-def ensure_sealed(module, seal, items):
+def ensure_sealed(module, seal, items, tiers):
     """Write the seal for the state read now when it differs from the stored one: (changed, stored seal)."""
     params = module.params
-    wanted = {"version": SEAL_VERSION, "inputs_digest": params["inputs_digest"], "items": items,
-              "outputs": params["outputs"]}
+    wanted = {"version": SEAL_VERSION, "inputs_digest": params["inputs_digest"], "items": items, "tiers": tiers,
+              "base_inputs_digest": params["base_inputs_digest"], "outputs": params["outputs"]}
     if seal is not None and all(seal.get(k) == v for k, v in wanted.items()):
         return False, seal
     wanted["sealed_by"] = {"run_id": params["run_id"],
@@ -184,16 +200,17 @@ def main():
     try:
         seal = read_seal(module, module.params["parameter"])
         # Without a seal (a new region, or one a teardown began on) nothing can match: no need to read the region.
-        items = snapshot(module) if seal is not None or module.params["seal"] else {}
+        items, tiers = snapshot(module) if seal is not None or module.params["seal"] else ({}, {})
         in_sync, lines = compared(seal, module.params["inputs_digest"], items)
+        base = in_sync or base_in_sync(seal, module.params["base_inputs_digest"], items, tiers)
         changed = False
         if module.params["seal"]:
-            changed, seal = ensure_sealed(module, seal, items)
-            in_sync, lines = True, []
+            changed, seal = ensure_sealed(module, seal, items, tiers)
+            in_sync, base, lines = True, True, []
     except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not read the converged state of %s" % module.region)
-    module.exit_json(changed=changed, in_sync=in_sync, drift=lines, resources=len(items),
-                     outputs=(seal or {}).get("outputs", {}) if in_sync else {},
+    module.exit_json(changed=changed, in_sync=in_sync, base_in_sync=base, drift=lines, resources=len(items),
+                     outputs=(seal or {}).get("outputs", {}) if base else {},
                      sealed_by=(seal or {}).get("sealed_by", {}))
 
 

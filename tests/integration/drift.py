@@ -63,6 +63,14 @@ def _service(region):
                                                 services=[P[region] + "-ehrbase"])["services"][0]
 
 
+def running(region):
+    """(task-definition ARN, image, number of deployments) the region's service runs now."""
+    ecs = aws("ecs", region)
+    svc = _service(region)
+    image = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]["containerDefinitions"][0]["image"]
+    return svc["taskDefinition"], image, len([d for d in svc["deployments"] if d["status"] in ("PRIMARY", "ACTIVE")])
+
+
 def task_definition(region="eu-west-1"):
     """A revision registered outside Ansible (one more environment variable), and the service moved to it."""
     ecs = aws("ecs", region)

@@ -120,9 +120,12 @@ def check_reports_every_drift_and_changes_nothing(counter, drifted):
 
 def failing_primary_leaves_the_others_untouched(counter, drifted):
     """A primary that fails (here: a release that never becomes healthy) stops the run before any other region."""
+    before = {r: drift.running(r) for r in REGIONS}
     counter.faults.reset()
     rc, out = run_playbook("site.yml", "-e", "ecs_ehrbase_version=2.32.0-broken", env={"AWS_ENDPOINT_URL": counter.url})
     assert rc != 0 and "RELEASE FAILED in eu-west-1" in out, out[-4000:]
+    # The primary is back on what it ran before (its rollback); no other region's service moved.
+    assert {r: drift.running(r) for r in REGIONS} == before
     assert changed_in(out, "medzen.ehrbase.network : ECS security group") == {"eu-west-1"}, changed_tasks(out)
     others = [k for k in counter.faults.stats()["mutating_calls"] if k.split(":")[0] in ("eu-central-1", "af-south-1")]
     assert others == [], others

@@ -15,8 +15,9 @@ NAMES = resource_names(PREFIX)
 SECRET_VALUE = "not-for-any-seal-4f1c"
 
 
-def state(seal=False, check_mode=False, inputs="inputs-1", outputs=None):
-    args = {"region": REGION, "parameter": NAMES["converged_seal"], "inputs_digest": inputs, "names": NAMES,
+def state(seal=False, check_mode=False, inputs="inputs-1", outputs=None, base="base-1"):
+    args = {"region": REGION, "parameter": NAMES["converged_seal"], "inputs_digest": inputs, "base_inputs_digest": base,
+            "names": NAMES,
             "zone_name": "sealtest.example", "domain": "ehr.sealtest.example",
             "db_parameter_group": NAMES["db_parameter_group"], "kms_alias_prefix": "sealtest-",
             "dashboard": "sealtest-ehrbase", "dashboard_region": REGION, "budget": "sealtest-ehrbase-monthly",
@@ -69,18 +70,28 @@ def test_seal_then_compare_names_the_drift_and_holds_no_secret(emulator):
     same = state()
     assert same["resources"] > 10  # absent resources are digested as absent: their creation is drift too
     assert same["in_sync"] is True and same["drift"] == [] and same["outputs"] == {"network_outputs": {"vpc_id": "vpc-1"}}
-    assert same["sealed_by"]["run_id"] == "run-1"
+    assert same["sealed_by"]["run_id"] == "run-1" and same["base_in_sync"] is True
 
     task_count(3)  # autoscaling's to set: still in sync
     assert state()["in_sync"] is True
     task_count(0)  # outside the range: the roles would put it back
-    assert state()["drift"] == ["changed: task count of %s inside its range" % NAMES["service"]]
+    app_drift = state()
+    assert app_drift["drift"] == ["changed: task count of %s inside its range" % NAMES["service"]]
+    # Drift in the app tier only: the network and database tiers may be skipped, with the sealed outputs.
+    assert app_drift["in_sync"] is False and app_drift["base_in_sync"] is True
+    assert app_drift["outputs"] == {"network_outputs": {"vpc_id": "vpc-1"}}
     task_count(2)
+
+    # A release: only the app tier's inputs (ecs_*) changed, the others are the seal's.
+    release = state(inputs="inputs-2")
+    assert release["in_sync"] is False and release["base_in_sync"] is True and "inputs changed" in release["drift"][0]
+    assert state(inputs="inputs-2", base="base-2")["base_in_sync"] is False  # a network/rds/db_init input changed
+    assert state(inputs="inputs-2", base="")["base_in_sync"] is False  # no base digest given: never a match
 
     aws("ec2", REGION).authorize_security_group_ingress(GroupId=group, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     drifted = state()
-    assert drifted["in_sync"] is False and drifted["outputs"] == {}
+    assert drifted["in_sync"] is False and drifted["base_in_sync"] is False and drifted["outputs"] == {}
     assert drifted["drift"] == ["changed: security group %s" % NAMES["ecs_security_group"]], drifted["drift"]
 
     other = state(inputs="inputs-2")
