@@ -20,7 +20,7 @@ description:
   - With O(seal=false) (the default; read-only) it compares those digests and O(inputs_digest) with the region's seal,
     an SSM parameter written after the last complete run. RV(in_sync) is true only when the seal exists, was made
     from the same inputs and every digest is equal; RV(drift) names each resource that differs. RV(base_in_sync) is
-    true when the network and database tiers match the seal and O(base_inputs_digest) is the seal's: a run that
+    true when the network and database tiers match the seal and O(base_inputs_digest) is the seal's, so a run that
     changes only the app tier (a release) may skip the roles of those tiers.
   - With O(seal=true) it writes the seal (digests, inputs digest and O(outputs)) when it differs from the stored
     one. Check mode reads and says whether it would write.
