@@ -55,6 +55,24 @@ def stored():
     return aws("ssm", REGION).get_parameters(Names=[NAMES["converged_seal"]])["Parameters"]
 
 
+def app_tier_drift_keeps_the_base():
+    task_count(0)  # outside the range: the roles would put it back
+    app_drift = state()
+    assert app_drift["drift"] == ["changed: task count of %s inside its range" % NAMES["service"]]
+    # Drift in the app tier only: the network and database tiers may be skipped, with the sealed outputs.
+    assert app_drift["in_sync"] is False and app_drift["base_in_sync"] is True
+    assert app_drift["outputs"] == {"network_outputs": {"vpc_id": "vpc-1"}}
+    task_count(2)
+
+
+def release_keeps_the_base():
+    """A release: only the app tier's inputs (ecs_*) changed, the others are the seal's."""
+    release = state(inputs="inputs-2")
+    assert release["in_sync"] is False and release["base_in_sync"] is True and "inputs changed" in release["drift"][0]
+    assert state(inputs="inputs-2", base="base-2")["base_in_sync"] is False  # a network/rds/db_init input changed
+    assert state(inputs="inputs-2", base="")["base_in_sync"] is False  # no base digest given: never a match
+
+
 def test_seal_then_compare_names_the_drift_and_holds_no_secret(emulator):
     group = build()
     first = state()
@@ -74,19 +92,8 @@ def test_seal_then_compare_names_the_drift_and_holds_no_secret(emulator):
 
     task_count(3)  # autoscaling's to set: still in sync
     assert state()["in_sync"] is True
-    task_count(0)  # outside the range: the roles would put it back
-    app_drift = state()
-    assert app_drift["drift"] == ["changed: task count of %s inside its range" % NAMES["service"]]
-    # Drift in the app tier only: the network and database tiers may be skipped, with the sealed outputs.
-    assert app_drift["in_sync"] is False and app_drift["base_in_sync"] is True
-    assert app_drift["outputs"] == {"network_outputs": {"vpc_id": "vpc-1"}}
-    task_count(2)
-
-    # A release: only the app tier's inputs (ecs_*) changed, the others are the seal's.
-    release = state(inputs="inputs-2")
-    assert release["in_sync"] is False and release["base_in_sync"] is True and "inputs changed" in release["drift"][0]
-    assert state(inputs="inputs-2", base="base-2")["base_in_sync"] is False  # a network/rds/db_init input changed
-    assert state(inputs="inputs-2", base="")["base_in_sync"] is False  # no base digest given: never a match
+    app_tier_drift_keeps_the_base()
+    release_keeps_the_base()
 
     aws("ec2", REGION).authorize_security_group_ingress(GroupId=group, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
