@@ -27,9 +27,9 @@ STAMP       := $(VENV)/.installed
 PYTEST      := $(PY) -m pytest -q --durations=15
 # What `make test` runs: setup, then the targets in one lane (tools/test_lanes.sh: "<name> <port offset> <targets in
 # order>"), each lane on an environment of its own. One lane, because two lanes side by side were slower, not faster:
-# the suites are CPU-bound (Ansible's module runs, and a run already works on both cores): in CI (2026-12-02) two
-# lanes took over 90 minutes; serially, a fresh clone took 68 (tests/README.md). Every lane and the whole end with one
-# line per target and its wall time (tools/timed_targets.sh).
+# the suites are CPU-bound (Ansible's module runs, and a run already works on both cores); the measured times are in
+# tests/README.md ("Where the time goes"). Every lane and the whole end with one line per target and its wall time
+# (tools/timed_targets.sh).
 TEST_LANES  := "all 100 lint sanity package unit molecule integration awx"
 # The integration suites that make an account of their own (preflight refusals and faults from empty) or need a
 # converged deployment, not the shared one: `make integration-own` runs them in their conftest.py order, on what the
