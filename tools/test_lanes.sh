@@ -44,6 +44,8 @@ for lane in "${lanes[@]}"; do
     cat "$work/$lane.table" 2>/dev/null || echo "(no table: the lane ended before its first target)"
     [[ $rc == 0 ]] || status=$rc
 done
-printf '=== make %s: %ss (%dm) for all lanes side by side: %s ===\n' "$label" "$total" $(( total / 60 )) \
+how="in one lane"
+(( ${#lanes[@]} == 1 )) || how="for ${#lanes[@]} lanes side by side"
+printf '=== make %s: %ss (%dm) %s: %s ===\n' "$label" "$total" $(( total / 60 )) "$how" \
     "$([[ $status -eq 0 ]] && echo ok || echo FAILED)"
 exit "$status"
