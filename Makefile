@@ -25,6 +25,9 @@ STAMP       := $(VENV)/.installed
 .PHONY: help setup local-up local-down local-status local test quick lint sanity sanity-changed package unit molecule integration awx docs bench clean
 # Every suite ends with its slowest tests, so the next person sees where the time goes.
 PYTEST      := $(PY) -m pytest -q --durations=15
+# The suites of minutes per test print a line per test as it ends (-q prints a dot, and a lane shows whole lines
+# only: a line of dots appeared after 40 minutes), so the log shows where a run is.
+PYTEST_SLOW := $(PY) -m pytest -v --durations=15
 # What `make test` runs: setup, then the targets in one lane (tools/test_lanes.sh: "<name> <port offset> <targets in
 # order>"), each lane on an environment of its own. One lane, because two lanes side by side were slower, not faster:
 # the suites are CPU-bound (Ansible's module runs, and a run already works on both cores); the measured times are in
@@ -105,19 +108,19 @@ molecule: setup  ## Molecule scenarios against the test emulator
 
 integration: setup  ## Every integration suite, in the order tests/integration/conftest.py declares
 	$(TEST_ENV) $(PY) local/localenv.py up
-	$(TEST_ENV) $(PYTEST) tests/integration
+	$(TEST_ENV) $(PYTEST_SLOW) tests/integration
 
 integration-shared: setup  ## The integration suites on one shared deployment (built from empty by test_build.py)
 	$(TEST_ENV) $(PY) local/localenv.py up
-	$(TEST_ENV) $(PYTEST) tests/integration $(addprefix --ignore=,$(INTEGRATION_OWN))
+	$(TEST_ENV) $(PYTEST_SLOW) tests/integration $(addprefix --ignore=,$(INTEGRATION_OWN))
 
 integration-own: setup  ## Preflight and faults from empty, then day-2 reports, backups, teardown on what faults converged
 	$(TEST_ENV) $(PY) local/localenv.py up
-	$(TEST_ENV) $(PYTEST) $(INTEGRATION_OWN)
+	$(TEST_ENV) $(PYTEST_SLOW) $(INTEGRATION_OWN)
 
 awx: setup  ## AWX job templates launched through ansible-runner as AWX 24 starts a job (own emulator)
 	$(TEST_ENV) $(PY) local/localenv.py up
-	$(TEST_ENV) $(PYTEST) tests/awx
+	$(TEST_ENV) $(PYTEST_SLOW) tests/awx
 
 bench: setup  ## Time site.yml from empty, no-op and --check on an emulator of its own (BENCH_PEER, BENCH_ROUNDS; not in test)
 	$(PY) tools/bench.py
