@@ -68,6 +68,11 @@ def recap(output):
     return hosts
 
 
+def unfolded(output):
+    """The output with its whitespace collapsed: the callback folds long messages, anywhere in a phrase."""
+    return " ".join(output.split())
+
+
 def changed_tasks(output):
     """Names of tasks that reported changed (for a readable failure message)."""
     names, current = [], None

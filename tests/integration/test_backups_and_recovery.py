@@ -9,7 +9,7 @@ import json
 import os
 import time
 
-from helpers import PARTNERS, REGIONS, ROOT, SHORT, aws, run_playbook
+from helpers import PARTNERS, REGIONS, ROOT, SHORT, aws, run_playbook, unfolded
 
 
 def standin(region):
@@ -105,7 +105,7 @@ def test_backup_drill_restores_every_ehr_of_the_copy_and_deletes_its_instance(de
     after = create_ehrs("eu-west-1", 1)
     rc, out = run_playbook("playbooks/backup_drill.yml", "-e", "drill_region=eu-west-1")
     assert rc == 0, out[-4000:]
-    flat = " ".join(out.split())  # the callback folds long messages
+    flat = unfolded(out)
     assert "Backup drill eu-west-1 -> eu-central-1: PASS" in flat and "-> match" in flat
     # The newest EHR restored is the last one created before the copy; the one created after is not in it.
     report = flat[flat.index("Backup drill eu-west-1 -> eu-central-1"):]
@@ -131,12 +131,12 @@ def test_a_lost_region_is_recovered_in_its_partner_with_its_api_only(deployment)
         # Without the confirmation: restored and reported, not switched.
         rc, out = run_playbook("playbooks/recover_region.yml", "-e", "lost_region=eu-west-1")
         assert rc != 0 and "Not switching eu-central-1's EHRbase to the recovered database" in out, out[-3000:]
-        assert "received 0 EHRs since the recovery point" in " ".join(out.split())
+        assert "received 0 EHRs since the recovery point" in unfolded(out)
         assert read_ehr("eu-central-1", ids[0], "eu-central-1") == 404
         rc, out = run_playbook("playbooks/recover_region.yml", "-e", "lost_region=eu-west-1",
                                "-e", "recover_confirm=eu-west-1")
         assert rc == 0, out[-4000:]
-        flat = " ".join(out.split())  # the callback folds long messages
+        flat = unfolded(out)
         assert "the global name answers EU from eu-central-1" in flat and "read back OK" in flat
         # Every EHR created before the copy, read from eu-central-1 with eu-central-1's own API user.
         assert [read_ehr("eu-central-1", i, "eu-central-1") for i in ids] == [200, 200, 200]

@@ -15,7 +15,7 @@ import pg
 import psycopg2
 import pytest
 
-from helpers import PREFIX, REGIONS, ROOT, SHORT, aws, emulator_reset, recap, run_playbook
+from helpers import PREFIX, REGIONS, ROOT, SHORT, aws, emulator_reset, recap, run_playbook, unfolded
 
 PLAN = {
     "eu-west-1": "10.0",
@@ -346,7 +346,7 @@ def test_a_new_certificate_nobody_validates_stops_at_once_with_the_records(deplo
         for cert in acm.list_certificates()["CertificateSummaryList"]:
             if cert["DomainName"] == "nobody-validates.medzenhealth.app":
                 acm.delete_certificate(CertificateArn=cert["CertificateArn"])
-    text = " ".join(out.split())
+    text = unfolded(out)
     assert rc != 0 and "ecs_certificate_validation_zone is empty" in text, out[-3000:]
     # The records to create by hand are listed (name -> value).
     assert "Fix: set ehrbase_zone_name" in text and re.search(r"nobody-validates\.medzenhealth\.app\.? -> ", text), text[-2000:]
@@ -397,7 +397,7 @@ def test_a_key_left_without_its_alias_is_adopted_never_duplicated(deployment):
     kms.delete_alias(AliasName=alias)
     try:
         rc, out = run_kms_step()
-        text = " ".join(out.split())
+        text = unfolded(out)
         assert rc != 0 and "2 KMS keys of this deployment without the alias" in text and twin in text, out[-3000:]
         assert "Nothing was changed" in text
     finally:

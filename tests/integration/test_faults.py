@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from census import FAST, OURS, assert_exactly_one_of_each
-from helpers import ENDPOINT, ROOT, aws, run_playbook
+from helpers import ENDPOINT, ROOT, aws, run_playbook, unfolded
 
 sys.path.insert(0, os.path.join(ROOT, "local"))
 from faultproxy import FaultProxy  # noqa: E402  pylint: disable=wrong-import-position
@@ -53,7 +53,7 @@ def test_throttled_failing_and_lost_answers_in_one_run_end_with_exactly_one_of_e
 
     # The next run refuses before any change, naming the duplicate and what to do.
     rc, out = run_playbook("site.yml", *FAST)
-    text = " ".join(out.split())
+    text = unfolded(out)
     assert rc != 0 and "a second VPC of the same name" in text and "playbooks/repair.yml" in text, out[-4000:]
     assert "PLAY [Region" not in out
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 import yaml
 
-from helpers import ENDPOINT, REGIONS, ROOT, aws, run_playbook
+from helpers import ENDPOINT, REGIONS, ROOT, aws, run_playbook, unfolded
 
 sys.path.insert(0, os.path.join(ROOT, "local"))
 from faultproxy import FaultProxy  # noqa: E402  pylint: disable=wrong-import-position
@@ -157,7 +157,7 @@ def test_mistaken_plans_ops_people_make_are_refused_in_one_run(tmp_path, emulato
     edit(inv, "af-south-1", ehrbase_name_prefix="medzen-prod-", rds_master_username="rdsadmin",
          rds_backup_copy_region="af-south-1")
     rc, out = refused(inv, counter)
-    text = " ".join(out.split())
+    text = unfolded(out)
     assert rc != 0
     for needle in ("public address space", "switches off a standby in a second AZ", "YAML read it as a float",
                    "allows TLS older than 1.2", "ecs_log_retention_days (region eu-west-1) = 45",
@@ -179,7 +179,7 @@ def test_the_other_mistaken_plans_are_refused_in_one_run_too(tmp_path, emulator,
     edit(inv, "af-south-1", ehrbase_name_prefix="internal-prod-afs1", rds_master_username="m" * 64,
          rds_storage_type="io1", rds_iops=10000, rds_allocated_storage=100)
     rc, out = refused(inv, counter)
-    text = " ".join(out.split())
+    text = unfolded(out)
     assert rc != 0
     for needle in ("ends with a dot", "opens PostgreSQL to 65536 addresses", "is not a Fargate size",
                    "switches off deletion protection", "is used by eu-west-1, eu-central-1",

@@ -8,7 +8,7 @@ inventory's version.
 import re
 
 from drift import running
-from helpers import PREFIX, REGIONS, aws, changed_tasks, recap, run_playbook
+from helpers import PREFIX, REGIONS, aws, changed_tasks, recap, run_playbook, unfolded
 
 
 RELEASE_ORDER = ["eu-central-1", "af-south-1", "eu-west-1"]
@@ -94,9 +94,8 @@ def test_good_upgrade_region_by_region_with_no_failed_request(deployment):
     assert "Rollout - IN_PROGRESS after" in out and "Rollout - COMPLETED after" in out
     # Only the app tier changes in a release: every region's network and database tiers matched its seal, so their
     # roles were skipped (docs/fast_path.md). Drift in those tiers runs them: the drift test's failing primary.
-    # (The callback folds long messages: compare with the whitespace collapsed.)
     as_sealed = re.findall(r"([a-z]+-[a-z]+-\d): the app tier is converged, the network and database tiers are as sealed",
-                           " ".join(out.split()))
+                           unfolded(out))
     assert sorted(as_sealed) == sorted(REGIONS), (as_sealed, out[:6000])
     assert "TASK [medzen.ehrbase.network :" not in out and "TASK [medzen.ehrbase.rds :" not in out
     # A re-run releases nothing.

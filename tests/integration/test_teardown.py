@@ -15,7 +15,7 @@ import time
 import pytest
 
 from census import FAST, assert_exactly_one_of_each
-from helpers import ENDPOINT, PARTNERS, PREFIX, REGIONS, ROOT, aws, changed_tasks, recap, run_playbook
+from helpers import ENDPOINT, PARTNERS, PREFIX, REGIONS, ROOT, aws, changed_tasks, recap, run_playbook, unfolded
 
 DOMAIN = "ehr.medzenhealth.app."
 
@@ -40,14 +40,14 @@ def vpc_count(region):
 def test_teardown_refuses_without_the_exact_confirmation(deployment, extra, message):
     rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=all", *extra)
     assert rc != 0
-    assert message in " ".join(out.split()), out[-3000:]
+    assert message in unfolded(out), out[-3000:]
     assert all(vpc_count(r) == 1 for r in REGIONS), "a refused teardown changed something"
 
 
 def test_teardown_refuses_an_unknown_target(deployment):
     rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=us-east-1",
                            "-e", "teardown_confirm=local/us-east-1")
-    assert rc != 0 and "teardown_target='us-east-1' is neither a region of this inventory" in " ".join(out.split())
+    assert rc != 0 and "teardown_target='us-east-1' is neither a region of this inventory" in unfolded(out)
     assert all(vpc_count(r) == 1 for r in REGIONS)
 
 
@@ -68,7 +68,7 @@ def test_teardown_refuses_a_region_holding_a_database_it_did_not_create(deployme
     try:
         rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=af-south-1",
                                "-e", "teardown_confirm=local/af-south-1")
-        assert rc != 0 and "holds medzen-local-afs1-db-drill" in " ".join(out.split()), out[-3000:]
+        assert rc != 0 and "holds medzen-local-afs1-db-drill" in unfolded(out), out[-3000:]
         assert recap(out)["af-south-1"]["changed"] == 0 and vpc_count("af-south-1") == 1
     finally:
         rds.delete_db_instance(DBInstanceIdentifier="medzen-local-afs1-db-drill", SkipFinalSnapshot=True)
