@@ -385,6 +385,25 @@ def apply():
 
     Route53Backend.create_hosted_zone = create_hosted_zone_once
 
+    # 21. ELBv2 CreateLoadBalancer is idempotent on AWS: a create with the name of an existing load balancer and the
+    #     same settings returns that one ("each call succeeds"), other settings fail DuplicateLoadBalancerName. moto
+    #     checks for a duplicate by ARN, which holds a random id, so a create the SDK retried after a lost answer made
+    #     a second ALB of the same name (seen in the fault test, 2026-12-04).
+    from moto.elbv2.exceptions import DuplicateLoadBalancerName
+
+    create_load_balancer = elbv2_models.ELBv2Backend.create_load_balancer
+
+    def create_load_balancer_once(self, name, *args, **kwargs):
+        with token_lock:
+            for lb in self.load_balancers.values():
+                if lb.name == name:
+                    if kwargs.get("scheme", lb.scheme) != lb.scheme:
+                        raise DuplicateLoadBalancerName()
+                    return lb
+            return create_load_balancer(self, name, *args, **kwargs)
+
+    elbv2_models.ELBv2Backend.create_load_balancer = create_load_balancer_once
+
     # 12. What AWS's data plane shows (target health, stopped tasks, health-check reports): an EMULATION from the
     #     stand-ins and the emulator's own network state, see ecs_plane.py.
     import ecs_plane
