@@ -21,9 +21,9 @@ TEST_ENV    := AWS_ENDPOINT_URL=http://127.0.0.1:$(shell echo $$((5000 + $(TEST_
                EHRBASE_LOCAL_PORT_OFFSET=$(TEST_OFFSET) EHRBASE_LOCAL_BACKUP_INTERVAL=3600
 STAMP       := $(VENV)/.installed
 # The interpreter the venv is made from: Debian's CPython 3.11 (built with PGO and LTO) where the machine has it,
-# else the first python3 on PATH. Every module run imports boto3 and builds a client from botocore's service model:
-# measured 2026-12-04, 0.24 s on Debian's build against 0.34 s on a pyenv build made without --enable-optimizations
-# (lint 69 -> 51 s, sanity 124 -> 78 s, integration 2494 -> 2412 s). A venv made from another interpreter is made again.
+# else the first python3 on PATH. Every module run imports boto3 and builds a client, and the pyenv build here has
+# no --enable-optimizations: tests/README.md ("Where the time goes") has what it saved per target. A venv made from
+# another interpreter is made again (compared by real path: python3 is often a link to python3.11).
 VENV_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3)
 
 .PHONY: integration-shared integration-own clean-lane venv-interpreter
@@ -53,8 +53,9 @@ QUICK_UNIT  := tests/unit/test_plan.py tests/unit/test_route53_rules.py tests/un
 help:  ## List targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
+REALPATH_OF  = -c 'import os, sys; print(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))'
 venv-interpreter:
-	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print(sys._base_executable)')" != "$$($(VENV_PYTHON) -c 'import sys; print(sys.executable)')" ]; then \
+	@if [ -x $(PY) ] && [ "$$($(PY) $(REALPATH_OF))" != "$$($(VENV_PYTHON) $(REALPATH_OF))" ]; then \
 	  echo "$(VENV) was made from another interpreter than $(VENV_PYTHON): making it again"; rm -rf $(VENV); fi
 
 $(STAMP): requirements.txt requirements-dev.txt

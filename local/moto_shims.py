@@ -386,7 +386,8 @@ def apply():
     Route53Backend.create_hosted_zone = create_hosted_zone_once
 
     # 21. ELBv2 CreateLoadBalancer is idempotent on AWS: a create with the name of an existing load balancer and the
-    #     same settings returns that one ("each call succeeds"), other settings fail DuplicateLoadBalancerName. moto
+    #     same settings returns that one ("each call succeeds"), other settings fail DuplicateLoadBalancerName (here:
+    #     another scheme, the setting a same-named create could differ in for this collection). moto
     #     checks for a duplicate by ARN, which holds a random id, so a create the SDK retried after a lost answer made
     #     a second ALB of the same name (seen in the fault test, 2026-12-04).
     from moto.elbv2.exceptions import DuplicateLoadBalancerName
