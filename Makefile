@@ -48,7 +48,7 @@ INTEGRATION_OWN := tests/integration/test_preflight_rejects.py tests/integration
                    tests/integration/test_teardown.py
 # The pure-Python unit tests (no emulator, no PostgreSQL): make quick's share of tests/unit.
 QUICK_UNIT  := tests/unit/test_plan.py tests/unit/test_route53_rules.py tests/unit/test_diagnose.py \
-               tests/unit/test_ecs_utils.py tests/unit/test_monitoring_filters.py
+               tests/unit/test_ecs_utils.py tests/unit/test_monitoring_filters.py tests/unit/test_ansiballz_bytecode_cache.py
 
 help:  ## List targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
