@@ -40,6 +40,9 @@ def test_check_mode_on_empty_account_changes_nothing():
             assert line in out, line
     assert "AWS::RDS::DBInstanceAutomatedBackupsReplication medzen-local-euw1-db -> eu-central-1" in out
     assert "AWS::KMS::Key alias/medzen-local-afs1-ehrbase-copies in eu-west-1" in out
+    # Check mode changes nothing, so every region is read at once and each is reported even if another fails.
+    assert batches(out, "TASK [medzen.ehrbase.network : VPC") == [["af-south-1", "eu-central-1", "eu-west-1"]]
+    assert "at once (check mode: nothing changes, so every region is read side by side)" in out
 
 
 def batches(out, task_prefix):
@@ -61,8 +64,10 @@ def test_site_builds_every_region(deployment):
     rc, out = deployment
     assert rc == 0, out[-5000:]
     assert list(recap(out)) and all(recap(out)[r]["failed"] == 0 for r in REGIONS)
-    # The primary alone first (its failure would stop the run before any other region), then the others together.
-    assert batches(out, "TASK [medzen.ehrbase.network : VPC") == [["eu-west-1"], ["af-south-1", "eu-central-1"]]
+    # A first build: no region serves anyone yet, so the primary's head start protects nothing - every region at once
+    # (test_fast_path_and_drift.py has the primary first on a deployed one).
+    assert batches(out, "TASK [medzen.ehrbase.network : VPC") == [["af-south-1", "eu-central-1", "eu-west-1"]]
+    assert "Rollout - eu-west-1 + eu-central-1 + af-south-1 at once (a first build: no region serves anyone yet)" in out
 
 
 def check_subnets(ec2, region, net, inv):
@@ -403,12 +408,3 @@ def test_a_key_left_without_its_alias_is_adopted_never_duplicated(deployment):
     finally:
         kms.create_alias(AliasName=alias, TargetKeyId=key_id)
         kms.schedule_key_deletion(KeyId=twin, PendingWindowInDays=7)
-
-
-def test_regions_run_primary_first_then_the_others_together(deployment):
-    """The from-empty build: the primary's region play finished before any other region's started."""
-    out = deployment[1]
-    batches = [chunk.split("\nPLAY [", 1)[0] for chunk in out.split("PLAY [Region - network, data and app tier]")[1:]]
-    assert len(batches) == 2, len(batches)
-    hosts = [set(re.findall(r"^(?:ok|changed): \[([a-z0-9-]+)\]", b, re.M)) for b in batches]
-    assert hosts == [{"eu-west-1"}, {"eu-central-1", "af-south-1"}], hosts

@@ -26,13 +26,21 @@ def counter():
     proxy.stop()
 
 
-def test_second_run_changes_nothing_and_never_prints_a_secret(deployment):
+@pytest.fixture(scope="module")
+def roles_rerun(deployment):
+    """(rc, output, task definition revisions before) of a normal re-run with the roles (fast path off) at -vvv."""
     # Autoscaling moved a region to 3 tasks: a re-run must leave that alone.
     ecs = aws("ecs", "eu-west-1")
     ecs.update_service(cluster="medzen-local-euw1-cluster", service="medzen-local-euw1-ehrbase", desiredCount=3)
     revisions = len(ecs.list_task_definitions(familyPrefix="medzen-local-euw1-ehrbase")["taskDefinitionArns"])
     # The roles themselves (ehrbase_fast_path=false): idempotent, and silent about secrets even at -vvv.
     rc, out = run_playbook("site.yml", "-vvv", "-e", "ehrbase_fast_path=false")
+    return rc, out, revisions
+
+
+def test_second_run_changes_nothing_and_never_prints_a_secret(deployment, roles_rerun):
+    rc, out, revisions = roles_rerun
+    ecs = aws("ecs", "eu-west-1")
     svc = ecs.describe_services(cluster="medzen-local-euw1-cluster", services=["medzen-local-euw1-ehrbase"])["services"][0]
     assert svc["desiredCount"] == 3, "the re-run reset an autoscaled task count"
     assert len(ecs.list_task_definitions(familyPrefix="medzen-local-euw1-ehrbase")["taskDefinitionArns"]) == revisions
@@ -47,6 +55,17 @@ def test_second_run_changes_nothing_and_never_prints_a_secret(deployment):
             if password in out or password in deployment[1]:
                 leaked.append(s["Name"])
     assert leaked == [], "secret values printed: %s" % leaked
+
+
+def test_regions_run_primary_first_then_the_others_together(roles_rerun):
+    """A run that may change a deployed region: the primary's region play finished before any other region's started
+    (a first build and check mode run every region at once: test_build.py)."""
+    out = roles_rerun[1]
+    batches = [chunk.split("\nPLAY [", 1)[0] for chunk in out.split("PLAY [Region - network, data and app tier]")[1:]]
+    assert len(batches) == 2, len(batches)
+    hosts = [set(re.findall(r"^(?:ok|changed): \[([a-z0-9-]+)\]", b, re.M)) for b in batches]
+    assert hosts == [{"eu-west-1"}, {"eu-central-1", "af-south-1"}], hosts
+    assert "Rollout - eu-west-1 alone, then eu-central-1 + af-south-1" in out
 
 
 def test_check_mode_on_converged_state_changes_nothing(deployment):
