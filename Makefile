@@ -33,16 +33,18 @@ PYTEST      := $(PY) -m pytest -q --durations=15
 # The suites of minutes per test print a line per test as it ends (-q prints a dot, and a lane shows whole lines
 # only: a line of dots appeared after 40 minutes), so the log shows where a run is.
 PYTEST_SLOW := $(PY) -m pytest -v --durations=15
-# What `make test` runs: setup, then the targets in one lane (tools/test_lanes.sh: "<name> <port offset> <targets in
-# order>"), each lane on an environment of its own. One lane, because two lanes side by side were slower, not faster:
-# the suites are CPU-bound (Ansible's module runs, and a run already works on both cores); the measured times are in
-# tests/README.md ("Where the time goes"). Every lane and the whole end with one line per target and its wall time
-# (tools/timed_targets.sh).
-TEST_LANES  := "all 100 lint sanity package unit molecule integration awx"
+# What `make test` runs: setup, then two lanes side by side (tools/test_lanes.sh: "<name> <port offset> <targets in
+# order>"), each on an environment of its own: "deploy" runs the static checks, the unit and molecule tests (which
+# empty its emulator) and then the integration suites of the shared deployment; "checks" runs the integration suites
+# that build their own (preflight, faults from empty) and those on what the fault run converged, then AWX on the
+# deployment teardown rebuilt. A full run of the roles leaves a core idle for much of its time (one region alone, one
+# module at a time), which the other lane fills; tests/README.md ("Where the time goes") has the measured times.
+# Every lane and the whole end with one line per target and its wall time (tools/timed_targets.sh). One lane, as
+# before: make test TEST_LANES='"all 100 lint sanity package unit molecule integration awx"'
+TEST_LANES  := "deploy 100 lint sanity package unit molecule integration-shared" "checks 300 integration-own awx"
 # The integration suites that make an account of their own (preflight refusals and faults from empty) or need a
 # converged deployment, not the shared one: `make integration-own` runs them in their conftest.py order, on what the
-# fault run converged; `make integration-shared` runs the others on the shared deployment. Two lanes:
-# make test TEST_LANES='"deploy 100 integration-shared" "checks 300 lint sanity package unit molecule integration-own awx"'
+# fault run converged; `make integration-shared` runs the others on the shared deployment.
 INTEGRATION_OWN := tests/integration/test_preflight_rejects.py tests/integration/test_faults.py \
                    tests/integration/test_day2_reports.py tests/integration/test_backups_and_recovery.py \
                    tests/integration/test_teardown.py
@@ -89,7 +91,7 @@ local-status:  ## Show what the local environment runs
 local: local-up  ## Deploy the whole plan to the local emulator
 	ansible-playbook site.yml -i inventories/local
 
-test:  ## Everything CI runs, in one lane (TEST_LANES); ends with the wall time of each target
+test:  ## Everything CI runs, in two lanes side by side (TEST_LANES); ends with the wall time of each target
 	@MAKE="$(MAKE)" bash tools/timed_targets.sh setup setup
 	@MAKE="$(MAKE)" bash tools/test_lanes.sh test $(TEST_LANES)
 

@@ -1,3 +1,6 @@
+import os
+import sys
+
 import pytest
 
 from helpers import RUNS, aws, emulator_reset
@@ -17,5 +20,14 @@ def pytest_terminal_summary(terminalreporter):
     write = terminalreporter.write_line
     terminalreporter.section("ansible-playbook runs: %d, %.0f s in all; the 15 slowest" % (
         len(RUNS), sum(r[0] for r in RUNS)))
-    for seconds, test, args, rc in sorted(RUNS, reverse=True)[:15]:
-        write("%7.1fs rc=%d %s  %s" % (seconds, rc, test.split("::")[-1][:60], args[:90]))
+    lines = ["%7.1fs rc=%d %s  %s" % (seconds, rc, test.split("::")[-1][:60], args[:90])
+             for seconds, test, args, rc in sorted(RUNS, reverse=True)]
+    for line in lines[:15]:
+        write(line)
+    # Every run, in the state directory of the environment the suite ran on (beside the emulator's logs).
+    state = os.environ.get("EHRBASE_LOCAL_STATE")
+    if state and os.path.isdir(state):
+        path = os.path.join(state, "ansible-playbook-runs.txt")
+        with open(path, "a") as fh:
+            fh.write("\n".join(["# %s" % " ".join(sys.argv[1:])] + lines) + "\n")
+        write("every run: %s" % path)
