@@ -50,7 +50,8 @@ INTEGRATION_OWN := tests/integration/test_preflight_rejects.py tests/integration
                    tests/integration/test_teardown.py
 # The pure-Python unit tests (no emulator, no PostgreSQL): make quick's share of tests/unit.
 QUICK_UNIT  := tests/unit/test_plan.py tests/unit/test_route53_rules.py tests/unit/test_diagnose.py \
-               tests/unit/test_ecs_utils.py tests/unit/test_monitoring_filters.py tests/unit/test_ansiballz_bytecode_cache.py
+               tests/unit/test_ecs_utils.py tests/unit/test_monitoring_filters.py tests/unit/test_ansiballz_bytecode_cache.py \
+               tests/unit/test_warm_modules.py
 
 help:  ## List targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -66,12 +67,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# The bytecode cache for modules' AnsiballZ payloads (local/ansiballz_bytecode_cache.py says why), in the venv only.
+# Two hooks for modules run by the venv's interpreter, in the venv only (never in production): the bytecode cache for
+# their AnsiballZ payloads (local/ansiballz_bytecode_cache.py) and the client of the warm module server that
+# localenv.py starts (local/warm_modules.py); each file says why.
 BYTECODE_PTH := $(VENV)/.ansiballz-bytecode-cache
-$(BYTECODE_PTH): local/ansiballz_bytecode_cache.py $(STAMP)
+$(BYTECODE_PTH): local/ansiballz_bytecode_cache.py local/warm_modules.py $(STAMP)
 	sp=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
-	cp local/ansiballz_bytecode_cache.py $$sp/medzen_ansiballz_bytecode_cache.py && \
-	echo "import medzen_ansiballz_bytecode_cache" > $$sp/medzen_ansiballz_bytecode_cache.pth
+	for hook in ansiballz_bytecode_cache warm_modules; do \
+	  cp local/$$hook.py $$sp/medzen_$$hook.py && echo "import medzen_$$hook" > $$sp/medzen_$$hook.pth; done
 	rm -rf $(VENV)/ansiballz-bytecode
 	touch $@
 
@@ -88,8 +91,9 @@ local-down:  ## Stop what local-up started (by pid file)
 local-status:  ## Show what the local environment runs
 	$(PY) local/localenv.py status
 
+# EHRBASE_LOCAL_STATE named, so the modules find the environment's warm module server (local/warm_modules.py).
 local: local-up  ## Deploy the whole plan to the local emulator
-	ansible-playbook site.yml -i inventories/local
+	EHRBASE_LOCAL_STATE=$${EHRBASE_LOCAL_STATE:-$(CURDIR)/.local} ansible-playbook site.yml -i inventories/local
 
 test:  ## Everything CI runs, in two lanes side by side (TEST_LANES); ends with the wall time of each target
 	@MAKE="$(MAKE)" bash tools/timed_targets.sh setup setup

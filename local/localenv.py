@@ -15,6 +15,7 @@ Services (all on 127.0.0.1):
   moto            AWS emulator, port from AWS_ENDPOINT_URL (default 5000)
   postgres-<reg>  one PostgreSQL per region (RDS stand-in), see pg.py
   standin-<reg>   EHRbase stand-in per region, see standin.py
+  module-server   the warm module server (a Unix socket in the state directory), see warm_modules.py
 """
 
 import os
@@ -96,21 +97,27 @@ class Service:
     def log(self):
         return os.path.join(LOGS, self.name + ".log")
 
+    def listening(self):
+        return port_open(self.host, self.port)
+
+    def where(self):
+        return "%s:%s" % (self.host, self.port)
+
     def running(self):
         pid = read_pid(self.name)
-        return pid is not None and pid_alive(pid) and port_open(self.host, self.port)
+        return pid is not None and pid_alive(pid) and self.listening()
 
     def prepare(self):
         """Hook for one-time set-up before the first start (e.g. initdb)."""
 
     def start(self):
         if self.running():
-            print("%-22s reused (pid %s, %s:%s)" % (self.name, read_pid(self.name), self.host, self.port))
+            print("%-22s reused (pid %s, %s)" % (self.name, read_pid(self.name), self.where()))
             return
-        if port_open(self.host, self.port):
+        if self.listening():
             raise SystemExit(
-                "%s: port %s:%s is already used by a process this tool did not start. Stop it or choose "
-                "another port (see README, Local mode)." % (self.name, self.host, self.port)
+                "%s: %s is already used by a process this tool did not start. Stop it or choose "
+                "another port (see README, Local mode)." % (self.name, self.where())
             )
         self.prepare()
         env = dict(os.environ, **self.env)
@@ -119,9 +126,8 @@ class Service:
                                     start_new_session=True, cwd=ROOT)
         with open(os.path.join(RUN, self.name + ".pid"), "w") as fh:
             fh.write(str(proc.pid))
-        took = wait_for("%s on %s:%s" % (self.name, self.host, self.port),
-                        lambda: port_open(self.host, self.port), self.ready_timeout, proc, self.log)
-        print("%-22s started (pid %s, %s:%s, ready in %.1f s)" % (self.name, proc.pid, self.host, self.port, took))
+        took = wait_for("%s on %s" % (self.name, self.where()), self.listening, self.ready_timeout, proc, self.log)
+        print("%-22s started (pid %s, %s, ready in %.1f s)" % (self.name, proc.pid, self.where(), took))
 
     def stop(self):
         pid = read_pid(self.name)
@@ -147,8 +153,40 @@ class Service:
     def status(self):
         pid = read_pid(self.name)
         state = "running" if self.running() else ("dead (stale pid)" if pid else "stopped")
-        return "%-22s %-18s pid=%-8s %s:%s  log=%s" % (self.name, state, pid or "-", self.host, self.port,
-                                                       os.path.relpath(self.log, ROOT))
+        return "%-22s %-18s pid=%-8s %s  log=%s" % (self.name, state, pid or "-", self.where(),
+                                                    os.path.relpath(self.log, ROOT))
+
+
+class ModuleServer(Service):
+    """The warm module server (warm_modules.py): a Unix socket in the state directory, not a port."""
+
+    def __init__(self):
+        import warm_modules
+
+        self.path = os.path.join(RUN, warm_modules.SOCKET_NAME)
+        super().__init__("module-server", 0, [PY, os.path.join(HERE, "warm_modules.py"), "serve", self.path])
+
+    def answers(self):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            try:
+                sock.connect(self.path)
+            except OSError:
+                return False
+            return True
+
+    def listening(self):
+        return self.answers()
+
+    def where(self):
+        return os.path.relpath(self.path, ROOT)
+
+    def start(self):
+        if len(os.fsencode(self.path)) > 100:  # a Unix socket's path has at most 107 bytes
+            print("%-22s not started: its socket path is too long for a Unix socket (%s); modules run the normal way"
+                  % (self.name, self.path))
+            return
+        super().start()
 
 
 def services():
@@ -166,7 +204,7 @@ def services():
     moto.env["EHRBASE_LOCAL_PG"] = pg.pg_port_map()
     restored = [pg.server(Service, "postgres-restored-" + ident, os.path.join(backups.restored_dir(ident), "data"),
                           number) for ident, number in backups.restored_servers().items()]
-    found = [moto] + pg.services(Service) + restored
+    found = [moto, ModuleServer()] + pg.services(Service) + restored
     try:
         import standin
     except ImportError:
