@@ -58,6 +58,25 @@ PLAN_VARIABLES = (
     "ecs_memory_target",
     "ecs_log_retention_days",
     "ecs_ssl_policy",
+    # Read by plan_roles.py: values AWS or EHRbase reject only when a later play reaches them.
+    "ehrbase_tags",
+    "ecs_ehrbase_image",
+    "ecs_extra_environment",
+    "ecs_release_poll_delay",
+    "ecs_certificate_validation_zone",
+    "rds_wait_delay",
+    "route53_domain",
+    "route53_zone_name",
+    "route53_health_check_path",
+    "route53_health_check_interval",
+    "route53_health_check_failure_threshold",
+    "monitoring_period",
+    "monitoring_evaluation_periods",
+    "monitoring_datapoints_to_alarm",
+    "monitoring_alarm_emails",
+    "monitoring_budget_emails",
+    "monitoring_budget_amount",
+    "monitoring_budget_notifications",
 )
 
 

@@ -16,6 +16,8 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.medzen.ehrbase.plugins.module_utils.plan_roles import validate_role_variables
+
 # Regions where EHRbase may be deployed; botocore's list would also do, but a fixed
 # list keeps the validator pure and testable.  Opt-in status is checked live.
 KNOWN_REGIONS = frozenset(
@@ -324,7 +326,8 @@ def validate_region(region, plan):
     if role not in REGION_ROLES:
         errors.append(_err("ehrbase_region_role", role, "must be one of %s" % ", ".join(REGION_ROLES),
                            "set ehrbase_region_role in the region's host_vars", region))
-    for check in (_check_network, _check_admin_cidrs, _check_database, _check_app, _check_names, _check_prod_guarantees):
+    for check in (_check_network, _check_admin_cidrs, _check_database, _check_app, _check_names, _check_prod_guarantees,
+                  validate_role_variables):
         errors.extend(check(region, plan))
     return errors
 

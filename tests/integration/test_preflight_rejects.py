@@ -174,8 +174,11 @@ def test_the_other_mistaken_plans_are_refused_in_one_run_too(tmp_path, emulator,
     inv = str(tmp_path / "inv")
     shutil.copytree(os.path.join(ROOT, "inventories", "local"), inv)
     edit_all(inv, ehrbase_environment="prod", ehrbase_domain="ehr.medzenhealth.app.")
-    edit(inv, "eu-west-1", network_rds_admin_cidrs=["10.8.0.0/16"], ecs_task_cpu=0, rds_deletion_protection=False)
-    edit(inv, "eu-central-1", ehrbase_name_prefix="medzen-prod-euw1")  # eu-west-1's in prod
+    edit(inv, "eu-west-1", network_rds_admin_cidrs=["10.8.0.0/16"], ecs_task_cpu=0, rds_deletion_protection=False,
+         ecs_extra_environment={"SECURITY_AUTHTYPE": "NONE"}, ecs_ehrbase_image="ehrbase/ehrbase:2.30.0")
+    # eu-west-1's prefix in prod; values the DNS and monitoring plays would meet only after every region was built
+    edit(inv, "eu-central-1", ehrbase_name_prefix="medzen-prod-euw1", monitoring_period=45,
+         route53_health_check_path="/ehrbase/rest/status", route53_zone_name="example.org", ecs_release_poll_delay=0)
     edit(inv, "af-south-1", ehrbase_name_prefix="internal-prod-afs1", rds_master_username="m" * 64,
          rds_storage_type="io1", rds_iops=10000, rds_allocated_storage=100)
     rc, out = refused(inv, counter)
@@ -184,6 +187,9 @@ def test_the_other_mistaken_plans_are_refused_in_one_run_too(tmp_path, emulator,
     for needle in ("ends with a dot", "opens PostgreSQL to 65536 addresses", "is not a Fargate size",
                    "switches off deletion protection", "is used by eu-west-1, eu-central-1",
                    "reserves for internal load balancer names", "rds_master_username (region af-south-1)",
-                   "at most 50 IOPS per GB"):
+                   "at most 50 IOPS per GB", "switches EHRbase's authentication off", "ecs_ehrbase_image (region eu-west-1)",
+                   "monitoring_period (region eu-central-1) = 45", "route53_health_check_path (region eu-central-1)",
+                   "route53_zone_name (region eu-central-1) = 'example.org'", "ecs_release_poll_delay (region eu-central-1) = 0",
+                   "RDS allows 1 to 16"):
         assert needle in text, needle + "\n" + out[-5000:]
     assert "PLAY [Region" not in out and our_resources() == []

@@ -278,6 +278,43 @@ BAD_PLANS = {
     "Fargate CPU AWS rejects": (lambda p: p["eu-west-1"].update(ecs_task_cpu=0), ["ecs_task_cpu/ecs_task_memory", "is not a Fargate size"]),
     "master user name too long": (lambda p: p["eu-west-1"].update(rds_master_username="m" * 64),
                                   ["rds_master_username (region eu-west-1)", "1-63 letters"]),
+    # Deliverable 6 of issue 26: AWS or EHRbase would reject these only when a later play reached them.
+    "master user name longer than RDS's 16": (lambda p: p["eu-west-1"].update(rds_master_username="ehrbase_master_user"),
+                                              ["rds_master_username (region eu-west-1) = 'ehrbase_master_user'",
+                                               "RDS allows 1 to 16", "source: RDS API reference, CreateDBInstance"]),
+    "image with its tag": (lambda p: p["eu-west-1"].update(ecs_ehrbase_image="ehrbase/ehrbase:2.30.0"),
+                           ["ecs_ehrbase_image (region eu-west-1) = 'ehrbase/ehrbase:2.30.0'", "ecs_ehrbase_version"]),
+    "authentication switched off": (lambda p: p["eu-west-1"].update(ecs_extra_environment={"SECURITY_AUTHTYPE": "NONE"}),
+                                    ["ecs_extra_environment.SECURITY_AUTHTYPE (region eu-west-1) = 'NONE'",
+                                     "switches EHRbase's authentication off", "source: EHRbase documentation"]),
+    "credential in the environment": (lambda p: p["eu-west-1"].update(ecs_extra_environment={"DB_PASS": "hunter2"}),
+                                      ["ecs_extra_environment.DB_PASS (region eu-west-1) = '<not shown>'", "Secrets Manager"]),
+    "role variable naming a zone that is not a parent": (lambda p: p["eu-central-1"].update(route53_zone_name="example.org"),
+                                                         ["route53_zone_name (region eu-central-1) = 'example.org'",
+                                                          "is not a parent of the domain"]),
+    "certificate zone not a parent": (lambda p: p["eu-west-1"].update(ecs_certificate_validation_zone="other.app"),
+                                      ["ecs_certificate_validation_zone (region eu-west-1) = 'other.app'"]),
+    "zero poll interval": (lambda p: p["eu-west-1"].update(ecs_release_poll_delay=0),
+                           ["ecs_release_poll_delay (region eu-west-1) = 0", "at least 1"]),
+    "zero database poll interval": (lambda p: p["eu-west-1"].update(rds_wait_delay=0), ["rds_wait_delay (region eu-west-1) = 0"]),
+    "health check path that needs a login": (
+        lambda p: p["eu-west-1"].update(route53_health_check_path="/ehrbase/rest/status"),
+        ["route53_health_check_path (region eu-west-1) = '/ehrbase/rest/status'", "needs a login"]),
+    "health check interval": (lambda p: p["eu-west-1"].update(route53_health_check_interval=20), ["10 or 30 seconds"]),
+    "health check threshold": (lambda p: p["eu-west-1"].update(route53_health_check_failure_threshold=0), ["1-10"]),
+    "alarm period": (lambda p: p["eu-west-1"].update(monitoring_period=45), ["monitoring_period (region eu-west-1) = 45",
+                                                                             "multiple of 60", "PutMetricAlarm"]),
+    "datapoints above the periods": (
+        lambda p: p["eu-west-1"].update(monitoring_evaluation_periods=2, monitoring_datapoints_to_alarm=3),
+        ["monitoring_datapoints_to_alarm (region eu-west-1) = 3", "1 to EvaluationPeriods (2)"]),
+    "alarm window over a day": (lambda p: p["eu-west-1"].update(monitoring_period=3600, monitoring_evaluation_periods=48),
+                                ["at most one day"]),
+    "e-mail address": (lambda p: p["eu-west-1"].update(monitoring_alarm_emails=["ops at medzen"]),
+                       ["monitoring_alarm_emails[0] (region eu-west-1) = 'ops at medzen'", "not an e-mail address"]),
+    "budget amount": (lambda p: p["eu-west-1"].update(monitoring_budget_amount=0), ["monitoring_budget_amount", "positive"]),
+    "budget notification": (lambda p: p["eu-west-1"].update(monitoring_budget_notifications=[{"type": "ACTUAL", "threshold": 0}]),
+                            ["monitoring_budget_notifications[0]"]),
+    "reserved tag key": (lambda p: p["eu-west-1"].update(ehrbase_tags={"aws:owner": "ops"}), ["not starting with aws:"]),
     "reserved master user": (lambda p: p["eu-west-1"].update(rds_master_username="rdsadmin"), ["is reserved"]),
     "autoscaling target nobody reaches": (lambda p: p["eu-west-1"].update(ecs_cpu_target=150), ["ecs_cpu_target", "10-90 %"]),
     "Multi-AZ off in prod": (lambda p: p["eu-west-1"].update(rds_multi_az=False),
@@ -303,6 +340,19 @@ BAD_PLANS = {
 def test_bad_plan_is_refused_with_variable_value_rule_and_fix(case):
     edit, needles = BAD_PLANS[case]
     one_error(with_region(edit), *needles)
+
+
+def test_role_variable_rules_let_the_design_values_through():
+    plan = with_region(lambda p: p["eu-west-1"].update(
+        rds_master_username="ehrbase_master", ecs_ehrbase_image="registry.example:5000/ehrbase/ehrbase",
+        ecs_extra_environment={"SECURITY_AUTHTYPE": "OAUTH", "LOGGING_LEVEL_ROOT": "INFO"}, ecs_release_poll_delay=2,
+        rds_wait_delay=30, route53_zone_name="medzenhealth.app", ecs_certificate_validation_zone="",
+        route53_health_check_path="/ehrbase/management/health", route53_health_check_interval=10,
+        route53_health_check_failure_threshold=3, monitoring_period=60, monitoring_evaluation_periods=5,
+        monitoring_datapoints_to_alarm=3, monitoring_alarm_emails=["ehrbase-ops@medzen.example"],
+        monitoring_budget_amount=1500, monitoring_budget_notifications=[{"type": "FORECASTED", "threshold": 100}],
+        ehrbase_tags={"CostCenter": "ehr", "Owner": "ops@medzen"}))
+    assert validate_plan(plan) == []
 
 
 def test_prod_guarantee_may_be_overridden_knowingly_and_other_environments_are_free():
