@@ -16,7 +16,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.medzen.ehrbase.plugins.module_utils.plan_roles import validate_role_variables
+from ansible_collections.medzen.ehrbase.plugins.module_utils.plan_roles import plan_error, validate_role_variables
 
 # Regions where EHRbase may be deployed; botocore's list would also do, but a fixed
 # list keeps the validator pure and testable.  Opt-in status is checked live.
@@ -153,9 +153,7 @@ def _type_name(value):
     return type(value).__name__
 
 
-def _err(variable, value, rule, fix, region=None):
-    where = " (region %s)" % region if region else ""
-    return "%s%s = %r: %s. Fix: %s" % (variable, where, value, rule, fix)
+_err = plan_error
 
 
 def _network(value):

@@ -16,8 +16,14 @@ __metaclass__ = type
 import re
 
 
-def _err(variable, value, rule, fix, region, source):
-    return "%s (region %s) = %r: %s (source: %s). Fix: %s" % (variable, region, value, rule, source, fix)
+def plan_error(variable, value, rule, fix, region=None, source=None):
+    """The one shape of a preflight message: variable, region, value, rule, its source, fix (plan.py uses it too)."""
+    where = " (region %s)" % region if region else ""
+    cited = " (source: %s)" % source if source else ""
+    return "%s%s = %r: %s%s. Fix: %s" % (variable, where, value, rule, cited, fix)
+
+
+_err = plan_error
 
 
 def _int(value):
