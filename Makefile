@@ -26,30 +26,31 @@ STAMP       := $(VENV)/.installed
 # another interpreter is made again (compared by real path: python3 is often a link to python3.11).
 VENV_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3)
 
-.PHONY: integration-shared integration-own clean-lane venv-interpreter
+.PHONY: integration-shared integration-own integration-teardown clean-lane venv-interpreter
 .PHONY: help setup local-up local-down local-status local test quick lint sanity sanity-changed package unit molecule integration awx docs bench clean
 # Every suite ends with its slowest tests, so the next person sees where the time goes.
 PYTEST      := $(PY) -m pytest -q --durations=15
 # The suites of minutes per test print a line per test as it ends (-q prints a dot, and a lane shows whole lines
 # only: a line of dots appeared after 40 minutes), so the log shows where a run is.
 PYTEST_SLOW := $(PY) -m pytest -v --durations=15
-# What `make test` runs: setup, then two lanes side by side (tools/test_lanes.sh: "<name> <port offset> <targets in
-# order>"), each on an environment of its own: "deploy" runs the static checks, the unit and molecule tests (which
-# empty its emulator) and then the integration suites of the shared deployment; "checks" runs the integration suites
-# that build their own (preflight, faults from empty) and those on what the fault run converged, then AWX on the
-# deployment teardown rebuilt. A full run of the roles leaves a core idle for much of its time (one region alone, one
-# module at a time), which the other lane fills; tests/README.md ("Where the time goes") has the measured times.
-# Every lane and the whole end with one line per target and its wall time (tools/timed_targets.sh). One lane, as
-# before: make test TEST_LANES='"all 100 lint sanity package unit molecule integration awx"'
-# sanity and package close the checks lane: the deploy lane was the long one (31 against 26 min on a fresh clone of
-# afbf8b1), and they need no environment, so its integration suite starts two minutes earlier.
-TEST_LANES  := "deploy 100 lint unit molecule integration-shared" "checks 300 integration-own awx sanity package"
-# The integration suites that make an account of their own (preflight refusals and faults from empty) or need a
-# converged deployment, not the shared one: `make integration-own` runs them in their conftest.py order, on what the
-# fault run converged; `make integration-shared` runs the others on the shared deployment.
+# What `make test` runs: setup, then four lanes side by side (tools/test_lanes.sh: "<name> <port offset> <targets in
+# order>"), each on an environment of its own: "static" runs the static checks, the unit and molecule tests (which
+# empty its emulator); "deploy" the integration suites of the shared deployment; "checks" the integration suites that
+# build their own (preflight, faults from empty) and those on what the fault run converged; "teardown" builds a
+# deployment, tears it down and rebuilds it through killed runs, then runs AWX on that rebuild. A run of the roles
+# leaves a core idle for much of its time (one region alone, one module at a time, a rollout waited for), which the
+# other lanes fill: the two cores, not one lane, set the wall time. tests/README.md ("Where the time goes") has the
+# measured times. Every lane and the whole end with one line per target and its wall time (tools/timed_targets.sh).
+# One lane, as before: make test TEST_LANES='"all 100 lint sanity package unit molecule integration awx"'
+TEST_LANES  := "static 600 lint sanity package unit molecule" "deploy 100 integration-shared" \
+               "checks 300 integration-own" "teardown 400 integration-teardown awx"
+# The integration suites that make an account of their own (preflight refusals and faults from empty) and those run
+# on what the fault run converged: `make integration-own` runs them in their conftest.py order. Teardown (which
+# removes what it finds and rebuilds it) runs on a deployment of its own: `make integration-teardown`.
+# `make integration-shared` runs the others on the shared deployment.
 INTEGRATION_OWN := tests/integration/test_preflight_rejects.py tests/integration/test_faults.py \
-                   tests/integration/test_day2_reports.py tests/integration/test_backups_and_recovery.py \
-                   tests/integration/test_teardown.py
+                   tests/integration/test_day2_reports.py tests/integration/test_backups_and_recovery.py
+INTEGRATION_TEARDOWN := tests/integration/test_teardown.py
 # The pure-Python unit tests (no emulator, no PostgreSQL): make quick's share of tests/unit.
 QUICK_UNIT  := tests/unit/test_plan.py tests/unit/test_route53_rules.py tests/unit/test_diagnose.py \
                tests/unit/test_ecs_utils.py tests/unit/test_monitoring_filters.py tests/unit/test_ansiballz_bytecode_cache.py \
@@ -139,11 +140,15 @@ integration: setup  ## Every integration suite, in the order tests/integration/c
 
 integration-shared: setup  ## The integration suites on one shared deployment (built from empty by test_build.py)
 	$(TEST_ENV) $(PY) local/localenv.py up
-	$(TEST_ENV) $(PYTEST_SLOW) tests/integration $(addprefix --ignore=,$(INTEGRATION_OWN))
+	$(TEST_ENV) $(PYTEST_SLOW) tests/integration $(addprefix --ignore=,$(INTEGRATION_OWN) $(INTEGRATION_TEARDOWN))
 
-integration-own: setup  ## Preflight and faults from empty, then day-2 reports, backups, teardown on what faults converged
+integration-own: setup  ## Preflight and faults from empty, then day-2 reports and backups on what faults converged
 	$(TEST_ENV) $(PY) local/localenv.py up
 	$(TEST_ENV) $(PYTEST_SLOW) $(INTEGRATION_OWN)
+
+integration-teardown: setup  ## Teardown of a deployment it builds, then the rebuild through killed runs (for awx)
+	$(TEST_ENV) $(PY) local/localenv.py up
+	$(TEST_ENV) $(PYTEST_SLOW) $(INTEGRATION_TEARDOWN)
 
 awx: setup  ## AWX job templates launched through ansible-runner as AWX 24 starts a job (own emulator)
 	$(TEST_ENV) $(PY) local/localenv.py up
@@ -155,11 +160,10 @@ bench: setup  ## Time site.yml from empty, no-op and --check on an emulator of i
 docs: setup  ## Regenerate the variable tables of every role README from meta/argument_specs.yml
 	$(PY) tools/role_docs.py
 
-clean:  ## Stop the test environments and remove their state
-	-$(TEST_ENV) $(PY) local/localenv.py down
-	rm -rf .local-test
-	-$(MAKE) --no-print-directory TEST_OFFSET=300 TEST_STATE=$(CURDIR)/.local-test-checks clean-lane
-	rm -rf .local-test-checks
+clean:  ## Stop the test environments (every lane's) and the bench's, and remove their state
+	-@for spec in $(TEST_LANES); do read -r lane offset _ <<<"$$spec"; state=.local-test; \
+	  [[ $$offset == 100 ]] || state=.local-test-$$lane; \
+	  $(MAKE) --no-print-directory TEST_OFFSET=$$offset TEST_STATE=$(CURDIR)/$$state clean-lane; rm -rf $$state; done
 	-AWS_ENDPOINT_URL=http://127.0.0.1:5200 EHRBASE_LOCAL_STATE=$(CURDIR)/.local-bench EHRBASE_LOCAL_PORT_OFFSET=200 \
 		$(PY) local/localenv.py down
 	rm -rf .local-bench

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs lanes of make targets side by side, one lane per core, each on a test environment of its own (its own
+# Runs lanes of make targets side by side (more lanes than cores: a lane often waits, on a rollout or one module at
+# a time, and the others use the core), each on a test environment of its own (its own
 # emulator, PostgreSQL servers, stand-ins and state: TEST_OFFSET shifts every port, TEST_STATE is its directory),
 # so that two suites never share a deployment. Each lane is tools/timed_targets.sh: its targets in order, stopping
 # at its first failure. Every line a lane prints is prefixed with the lane's name, so the log stays readable; at the
-# end, each lane's table of wall times and the total. Exits non-zero if any lane failed (the other lane still ends,
+# end, each lane's table of wall times and the total. Exits non-zero if any lane failed (the other lanes still end,
 # so one run shows every failure).
 #   usage: tools/test_lanes.sh <label> "<lane> <offset> <target>..." ...
 set -uo pipefail

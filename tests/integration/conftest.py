@@ -2,10 +2,10 @@
 
 Building it is the expensive part (about 2 minutes here), so the suites run in one declared order: the ones that
 need an empty account first, then the build, then the ones that read the deployment, then the ones that change it
-(each puts back what it changed, or runs last), teardown at the very end. `make test` runs them all in this order
-in one environment; in the two-lane layout (tests/README.md) `make integration-shared` runs the shared-deployment
-suites in one lane and `make integration-own` the others in the second, where day-2 reports, backups and teardown
-find what the fault run converged. Each lane keeps this order.
+(each puts back what it changed, or runs last), teardown at the very end. `make integration` runs them all in this
+order in one environment; `make test` (tests/README.md) runs them in three lanes: `make integration-shared` the
+shared-deployment suites, `make integration-own` preflight and faults and then day-2 reports and backups on what the
+fault run converged, `make integration-teardown` teardown on a deployment it builds. Each lane keeps this order.
 """
 
 import os

@@ -1,9 +1,9 @@
 """Teardown on the test emulator: refusals, one region, everything, the no-op re-run, and the rebuild - with the
 rebuild killed (SIGKILL of the whole process tree) at six steps of the network, data and app tiers on the way.
 
-Runs on the deployment it finds converged (tests/integration/conftest.py): in `make test` the one test_faults.py's
-last run converged (the "checks" lane), in `make integration` the shared one, last. It leaves it rebuilt and converged
-for tests/awx.
+Runs on the deployment it finds converged (tests/integration/conftest.py): in `make test` one the `deployment`
+fixture builds from empty in a lane of its own ("teardown"), in `make integration` the shared one, last. It leaves it
+rebuilt and converged for tests/awx.
 """
 
 import os
