@@ -54,7 +54,7 @@ INTEGRATION_TEARDOWN := tests/integration/test_teardown.py
 # The pure-Python unit tests (no emulator, no PostgreSQL): make quick's share of tests/unit.
 QUICK_UNIT  := tests/unit/test_plan.py tests/unit/test_route53_rules.py tests/unit/test_diagnose.py \
                tests/unit/test_ecs_utils.py tests/unit/test_monitoring_filters.py tests/unit/test_ansiballz_bytecode_cache.py \
-               tests/unit/test_warm_modules.py
+               tests/unit/test_warm_modules.py tests/unit/test_declared.py
 
 help:  ## List targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: MedZen Health
 # Apache License 2.0
-"""The digest of a run's inputs, for the converged-state seal (plugins/module_utils/converged.py)."""
+"""The digest of a run's inputs, for the converged-state seal (plugins/module_utils/converged.py), and what the
+collection holds exclusively on its resources (plugins/module_utils/declared.py), for the roles that enforce it."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,6 +11,8 @@ __metaclass__ = type
 import hashlib
 import json
 import os
+
+from ansible_collections.medzen.ehrbase.plugins.module_utils.declared import declared as _declared
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # What decides what the roles do, besides the variables: a new version of any of it must never match an old seal.
@@ -44,4 +47,4 @@ def inputs_digest(variables):
 
 class FilterModule(object):
     def filters(self):
-        return {"inputs_digest": inputs_digest}
+        return {"inputs_digest": inputs_digest, "declared": _declared}

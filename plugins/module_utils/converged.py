@@ -35,6 +35,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
+from ansible_collections.medzen.ehrbase.plugins.module_utils.declared import DECLARED, finding, key_policy_findings, role_findings
 from ansible_collections.medzen.ehrbase.plugins.module_utils.reads import Reader, plain
 
 SEAL_VERSION = 2
@@ -106,6 +107,8 @@ class Snapshot(Reader):
         self.names = spec["names"]
         self.items = {}
         self.tiers = {}
+        # Differences from what the collection holds exclusively (declared.py): never sealed.
+        self.findings = []
         self._local = threading.local()
 
     def call(self, service, method, region=None, **kwargs):
@@ -133,13 +136,21 @@ class Snapshot(Reader):
         with ThreadPoolExecutor(max_workers=len(parts)) as pool:
             for future in [pool.submit(self._read_tier, part) for part in parts]:
                 future.result()
-        return self.items, self.tiers
+        return self.items, self.tiers, sorted(self.findings)
 
     # --- network -----------------------------------------------------------------------------------------------
     def network(self):
         vpcs = self.call("ec2", "describe_vpcs", Filters=[{"Name": "tag:Name", "Values": [self.names["vpc"]]}])["Vpcs"]
         for vpc in vpcs:
-            self.put("vpc %s" % tag_value(vpc), vpc)
+            # DNS support and hostnames are attributes describe_vpcs does not return.
+            attributes = dict((name, self.call("ec2", "describe_vpc_attribute", VpcId=vpc["VpcId"], Attribute=name)
+                               .get(name[0].upper() + name[1:], {}).get("Value"))
+                              for name in ("enableDnsSupport", "enableDnsHostnames"))
+            self.put("vpc %s" % tag_value(vpc), {"vpc": vpc, "attributes": attributes})
+            for name, value in sorted(attributes.items()):
+                if value != DECLARED["vpc_attributes"][name]:
+                    self.findings.append(finding("vpc", "vpc %s" % tag_value(vpc), "%s is %s, declared %s"
+                                                 % (name, value, DECLARED["vpc_attributes"][name])))
         ids = [v["VpcId"] for v in vpcs]
         if ids:
             self.vpc_contents(ids)
@@ -179,15 +190,35 @@ class Snapshot(Reader):
             self.put("database parameters of %s" % group,
                      pages(rds, "describe_db_parameters", "Parameters", DBParameterGroupName=group, Source="user"))
         aliases = pages(self.client("kms"), "list_aliases", "Aliases")
+        region_key = None
         for alias in aliases:
             if alias["AliasName"].startswith("alias/" + self.spec["kms_alias_prefix"]) and alias.get("TargetKeyId"):
                 key_id = alias["TargetKeyId"]
+                key = self.call("kms", "describe_key", KeyId=key_id)["KeyMetadata"]
+                policy = self.call("kms", "get_key_policy", KeyId=key_id, PolicyName="default")["Policy"]
+                # The policy as a document: the same statements in another spelling are the same policy.
                 self.put("KMS key %s" % alias["AliasName"], {
-                    "alias": alias, "key": self.call("kms", "describe_key", KeyId=key_id)["KeyMetadata"],
-                    "rotation": self.call("kms", "get_key_rotation_status", KeyId=key_id).get("KeyRotationEnabled"),
-                    "policy": self.call("kms", "get_key_policy", KeyId=key_id, PolicyName="default")["Policy"]})
+                    "alias": alias, "key": key, "policy": json.loads(policy),
+                    "rotation": self.call("kms", "get_key_rotation_status", KeyId=key_id).get("KeyRotationEnabled")})
+                if alias["AliasName"] == "alias/" + self.names["kms_alias"]:
+                    region_key = key
+                    self.findings.extend(key_policy_findings(alias["AliasName"], key["Arn"], policy))
         for secret in sorted(self.spec["secret_names"]):
-            self.guarded("secret %s" % secret, lambda s=secret: self.call("secretsmanager", "describe_secret", SecretId=s))
+            self.secret(secret, region_key)
+
+    def secret(self, name, region_key):
+        """A secret, its resource policy (a call of its own) and whether the region key encrypts it."""
+        found = self.guarded("secret %s" % name, lambda: self.call("secretsmanager", "describe_secret", SecretId=name))
+        if not found:
+            return
+        policy = self.call("secretsmanager", "get_resource_policy", SecretId=name).get("ResourcePolicy")
+        self.put("resource policy of secret %s" % name, policy or "none")
+        if policy and DECLARED["secret_resource_policy"] is None:
+            self.findings.append(finding("secret_policy", "secret %s" % name, "it has a resource policy nobody declared"))
+        key = found.get("KmsKeyId") or "aws/secretsmanager"
+        if region_key and key not in (region_key["KeyId"], region_key["Arn"], "alias/" + self.names["kms_alias"]):
+            self.findings.append(finding("secret_key", "secret %s" % name, "encrypted with %s, not the region key %s"
+                                         % (key, "alias/" + self.names["kms_alias"])))
 
     def guarded(self, key, read):
         """Read one resource by name and return it; one that is not there is recorded as absent (and None returned)."""
@@ -209,8 +240,12 @@ class Snapshot(Reader):
         self.put("ECS cluster %s" % names["cluster"], [c for c in clusters if c.get("status") != "INACTIVE"])
         services = self.call("ecs", "describe_services", cluster=names["cluster"], services=[names["service"]],
                              include=["TAGS"]).get("services", []) if clusters else []
-        services = [s for s in services if s.get("status") != "INACTIVE"]
+        # ECS Exec off: AWS leaves the field out of some answers, and off is off.
+        services = [dict(s, enableExecuteCommand=bool(s.get("enableExecuteCommand")))
+                    for s in services if s.get("status") != "INACTIVE"]
         self.put("ECS service %s" % names["service"], services)
+        if any(s.get("enableExecuteCommand", False) != DECLARED["ecs_exec"] for s in services):
+            self.findings.append(finding("ecs_exec", "ECS service %s" % names["service"], "ECS Exec is turned on"))
         for service in services:
             self.put("task definition of %s" % names["service"], self.call(
                 "ecs", "describe_task_definition", taskDefinition=service["taskDefinition"], include=["TAGS"]))
@@ -230,13 +265,15 @@ class Snapshot(Reader):
 
     def iam_roles(self):
         names = self.names
-        for role in (names["execution_role"], names["task_role"]):
+        for key, role in (("execution_role", names["execution_role"]), ("task_role", names["task_role"])):
             if self.guarded("IAM role %s" % role, lambda r=role: self.call("iam", "get_role", RoleName=r)["Role"]):
                 inline = self.call("iam", "list_role_policies", RoleName=role)["PolicyNames"]
+                attached = self.call("iam", "list_attached_role_policies", RoleName=role)["AttachedPolicies"]
                 self.put("IAM policies of %s" % role, {
                     "inline": dict((p, self.call("iam", "get_role_policy", RoleName=role, PolicyName=p)["PolicyDocument"])
                                    for p in inline),
-                    "attached": self.call("iam", "list_attached_role_policies", RoleName=role)["AttachedPolicies"]})
+                    "attached": attached})
+                self.findings.extend(role_findings(key, role, [a["PolicyArn"] for a in attached], inline))
 
     def autoscaling(self, services):
         names = self.names
@@ -250,6 +287,13 @@ class Snapshot(Reader):
         self.put("scaling policies of %s" % target, self.call(
             "application-autoscaling", "describe_scaling_policies", ServiceNamespace="ecs", ResourceId=target)
             ["ScalingPolicies"])
+        # None is declared: one added by hand (the service at 0 every evening) is drift.
+        actions = self.call("application-autoscaling", "describe_scheduled_actions", ServiceNamespace="ecs",
+                            ResourceId=target)["ScheduledActions"]
+        self.put("scheduled actions of %s" % target, actions)
+        if actions and not DECLARED["scheduled_actions"]:
+            self.findings.append(finding("schedule", "scalable target %s" % target, "scheduled actions nobody declared: %s"
+                                         % ", ".join(sorted(a["ScheduledActionName"] for a in actions))))
 
     def load_balancer(self):
         names = self.names
@@ -333,9 +377,23 @@ class Snapshot(Reader):
         for arn in arns:
             self.put("attributes of topic %s%s" % (name, where),
                      self.call("sns", "get_topic_attributes", region=region, TopicArn=arn)["Attributes"])
+            subscriptions = self.call("sns", "list_subscriptions_by_topic", region=region, TopicArn=arn)["Subscriptions"]
             self.put("subscriptions of topic %s%s" % (name, where), sorted(
-                (s["Protocol"], s["Endpoint"]) for s in self.call(
-                    "sns", "list_subscriptions_by_topic", region=region, TopicArn=arn)["Subscriptions"]))
+                (s["Protocol"], s["Endpoint"]) for s in subscriptions))
+            for sub in subscriptions:
+                self.subscription(sub, region, "topic %s%s" % (name, where))
+
+    def subscription(self, sub, region, topic):
+        """A subscription's filter policy (an attribute call of its own; a pending one has no ARN to ask with)."""
+        if not sub["SubscriptionArn"].startswith("arn:"):
+            return
+        attributes = self.call("sns", "get_subscription_attributes", region=region,
+                               SubscriptionArn=sub["SubscriptionArn"])["Attributes"]
+        policy = attributes.get("FilterPolicy") or None
+        self.put("filter policy of %s to %s" % (topic, sub["Endpoint"]), policy or "none")
+        if policy != DECLARED["subscription_filter_policy"]:
+            self.findings.append(finding("subscription", "subscription of %s to %s" % (topic, sub["Endpoint"]),
+                                         "a filter policy nobody declared (%s) may drop alarms" % policy))
 
 
 def drift(sealed, now):

@@ -89,6 +89,12 @@ options:
     description: Deployment circuit breaker with automatic rollback.
     type: bool
     default: true
+  enable_execute_command:
+    description:
+      - ECS Exec (a shell in the running containers). Enforced both ways - turned on by hand, it is turned off again.
+      - Tasks started while it was on keep it until they are replaced (the next release or a task's restart).
+    type: bool
+    default: false
   platform_version:
     description: Fargate platform version.
     type: str
@@ -172,6 +178,7 @@ def desired(p):
             assignPublicIp="ENABLED" if p["assign_public_ip"] else "DISABLED")),
         healthCheckGracePeriodSeconds=p["health_check_grace_period"] if p["load_balancers"] else None,
         loadBalancers=p["load_balancers"],
+        enableExecuteCommand=p["enable_execute_command"],
     )
 
 
@@ -188,6 +195,7 @@ def differences(want, service):
     net = have.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
     have["networkConfiguration"] = {"awsvpcConfiguration": dict(
         net, subnets=sorted(net.get("subnets", [])), securityGroups=sorted(net.get("securityGroups", [])))}
+    have["enableExecuteCommand"] = bool(have.get("enableExecuteCommand"))  # AWS leaves it out of some answers: off
     changed = []
     for key, value in want.items():
         if value is None:
@@ -274,6 +282,7 @@ def main():
             minimum_healthy_percent=dict(type="int", default=100),
             maximum_percent=dict(type="int", default=200),
             circuit_breaker=dict(type="bool", default=True),
+            enable_execute_command=dict(type="bool", default=False),
             platform_version=dict(type="str", default="LATEST"),
             tags=dict(type="dict"),
         ),

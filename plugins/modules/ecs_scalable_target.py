@@ -19,6 +19,9 @@ description:
     with C(override_task_capacity), calls RegisterScalableTarget even in check mode; it also cannot say what it
     would change. This module does only the range, honours check mode and returns a diff. The policies stay with the
     upstream module.
+  - The service's scheduled actions are exclusive too. The collection declares none (the task range is the plan's),
+    so any scheduled action on the target (say one that sets the service to 0 tasks every evening) is drift and is
+    deleted; check mode reports it, C(--diff) names it. No upstream module manages scheduled actions.
   - Never deregisters a target.
 options:
   cluster:
@@ -61,6 +64,11 @@ existed:
   description: Whether the target was registered before this run (false in check mode means it would be created).
   returned: always
   type: bool
+removed_scheduled_actions:
+  description: The scheduled actions nobody declared that this run deleted (or, in check mode, would delete).
+  returned: always
+  type: list
+  elements: str
 """
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -78,17 +86,40 @@ def describe(client, resource_id):
             "max_capacity": found[0]["MaxCapacity"]} if found else None
 
 
+def scheduled_actions(client, resource_id):
+    """The names of the target's scheduled actions (every page)."""
+    names, kwargs = [], {}
+    while True:
+        answer = client.describe_scheduled_actions(aws_retry=True, ServiceNamespace="ecs", ResourceId=resource_id,
+                                                   ScalableDimension=DIMENSION, **kwargs)
+        names.extend(a["ScheduledActionName"] for a in answer.get("ScheduledActions", []))
+        if not answer.get("NextToken"):
+            return sorted(names)
+        kwargs = {"NextToken": answer["NextToken"]}
+
+
+def ensure_no_scheduled_actions(client, module, resource_id):
+    """Delete every scheduled action of the target: the plan declares none. Returns the names (to be) deleted."""
+    extra = scheduled_actions(client, resource_id)
+    if not module.check_mode:
+        for name in extra:
+            client.delete_scheduled_action(aws_retry=True, ServiceNamespace="ecs", ScheduledActionName=name,
+                                           ResourceId=resource_id, ScalableDimension=DIMENSION)
+    return extra
+
+
 def ensure_present(client, module):
     p = module.params
     resource_id = "service/%s/%s" % (p["cluster"], p["service"])
-    before = describe(client, resource_id)
+    found = describe(client, resource_id)
     wanted = {"resource_id": resource_id, "min_capacity": p["minimum"], "max_capacity": p["maximum"]}
-    if before == wanted:
-        return False, before, before
-    if not module.check_mode:
+    before = dict(found, scheduled_actions=scheduled_actions(client, resource_id)) if found else None
+    if found != wanted and not module.check_mode:
         client.register_scalable_target(aws_retry=True, ServiceNamespace="ecs", ResourceId=resource_id,
                                         ScalableDimension=DIMENSION, MinCapacity=p["minimum"], MaxCapacity=p["maximum"])
-    return True, before, wanted
+    removed = ensure_no_scheduled_actions(client, module, resource_id) if found else []
+    after = dict(wanted, scheduled_actions=[])
+    return found != wanted or bool(removed), before, after, removed
 
 
 def main():
@@ -106,10 +137,12 @@ def main():
                          % (module.params["minimum"], module.params["maximum"]))
     client = module.client("application-autoscaling", retry_decorator=RETRY)
     try:
-        changed, before, after = ensure_present(client, module)
+        changed, before, after, removed = ensure_present(client, module)
     except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Could not set the task range of ECS service %s" % module.params["service"])
-    module.exit_json(changed=changed, target=after, existed=before is not None,
+        module.fail_json_aws(e, msg="Could not set the task range (or remove the scheduled actions) of ECS service %s"
+                             % module.params["service"])
+    target = dict((k, v) for k, v in after.items() if k != "scheduled_actions")
+    module.exit_json(changed=changed, target=target, existed=before is not None, removed_scheduled_actions=removed,
                      diff={"before": before or {}, "after": after})
 
 

@@ -24,6 +24,11 @@ description:
     changes only the app tier (a release) may skip the roles of those tiers.
   - With O(seal=true) it writes the seal (digests, inputs digest and O(outputs)) when it differs from the stored
     one. Check mode reads and says whether it would write.
+  - Every region is also checked against what the collection holds exclusively (plugins/module_utils/declared.py -
+    the ECS roles' policies, the region key's policy, the secrets' key and resource policies, ECS Exec, scheduled
+    actions, the VPC's DNS attributes, filters on the alarm subscriptions). Each difference is a RV(findings) line.
+    A region with a finding is never in sync and never sealed. With O(seal=true) the module then fails naming each
+    finding and what to do, so a run that could not repair one ends non-zero instead of sealing it.
   - site.yml uses it for its fast no-op path (see docs/fast_path.md). The seal holds digests, ids and names - never
     a secret value.
   - Why a custom module - no upstream module reads a whole deployment's state at once; a per-resource _info task
@@ -146,6 +151,12 @@ resources:
   description: How many resources were read and digested.
   returned: always
   type: int
+findings:
+  description: >-
+    Where the region differs from what the collection holds exclusively, one line each with its fix (empty when none).
+  returned: always
+  type: list
+  elements: str
 """
 
 import datetime
@@ -165,14 +176,27 @@ from ansible_collections.medzen.ehrbase.plugins.module_utils.converged import (
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 
 
-def compared(seal, inputs_digest, items):
-    """(in_sync, drift lines) of the state read now against the seal."""
+def compared(seal, inputs_digest, items, findings=()):
+    """(in_sync, drift lines) of the state read now against the seal; a finding is never in sync."""
+    lines = ["not as declared: %s" % line for line in findings]
     if seal is None:
-        return False, ["no seal yet: the region has not finished a complete run with this version of the collection"]
+        return False, lines + ["no seal yet: the region has not finished a complete run with this version of the "
+                               "collection"]
     if seal["inputs_digest"] != inputs_digest:
-        return False, ["the inputs changed since the seal (inventory, extra variables or the collection's code)"]
-    lines = drift(seal["items"], items)
+        return False, lines + ["the inputs changed since the seal (inventory, extra variables or the collection's code)"]
+    lines += drift(seal["items"], items)
     return not lines, lines
+
+
+def not_sealed(module, findings):
+    """What an operator reads when a region differs from the declaration at the end of a run."""
+    if module.check_mode:
+        how = ("check mode, nothing was changed: a normal run repairs those whose fix says so, and seals the region "
+               "only when none is left")
+    else:
+        how = "this run did not put them back, so the region was NOT SEALED and the next run takes the normal way"
+    return "%s: %d attribute(s) differ from what the collection declares (%s):\n- %s" % (
+        module.region, len(findings), how, "\n- ".join(findings))
 
 
 def ensure_sealed(module, seal, items, tiers):
@@ -200,16 +224,19 @@ def main():
     try:
         seal = read_seal(module, module.params["parameter"])
         # Without a seal (a new region, or one a teardown began on) nothing can match: no need to read the region.
-        items, tiers = snapshot(module) if seal is not None or module.params["seal"] else ({}, {})
-        in_sync, lines = compared(seal, module.params["inputs_digest"], items)
+        items, tiers, findings = snapshot(module) if seal is not None or module.params["seal"] else ({}, {}, [])
+        in_sync, lines = compared(seal, module.params["inputs_digest"], items, findings)
         base = in_sync or base_in_sync(seal, module.params["base_inputs_digest"], items, tiers)
         changed = False
+        if module.params["seal"] and findings:
+            module.fail_json(msg=not_sealed(module, findings), findings=findings, in_sync=False, base_in_sync=False,
+                             drift=lines, resources=len(items))
         if module.params["seal"]:
             changed, seal = ensure_sealed(module, seal, items, tiers)
             in_sync, base, lines = True, True, []
     except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Could not read the converged state of %s" % module.region)
-    module.exit_json(changed=changed, in_sync=in_sync, base_in_sync=base, drift=lines, resources=len(items),
+    module.exit_json(changed=changed, in_sync=in_sync, base_in_sync=base, drift=lines, resources=len(items), findings=findings,
                      outputs=(seal or {}).get("outputs", {}) if base else {},
                      sealed_by=(seal or {}).get("sealed_by", {}))
 

@@ -4,6 +4,8 @@ Each entry: what it changes, where, how to see it with boto3, and the task of a 
 Used by test_fast_path.py; the test emulator's endpoint comes from helpers.ENDPOINT.
 """
 
+import json
+
 from helpers import aws
 
 P = {"eu-west-1": "medzen-local-euw1", "eu-central-1": "medzen-local-euc1", "af-south-1": "medzen-local-afs1"}
@@ -125,3 +127,111 @@ def scaled_in(region="af-south-1"):
 def min_capacity(region="af-south-1"):
     aas, resource = _target(region)
     return aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[resource])["ScalableTargets"][0]["MinCapacity"]
+
+
+# --- what the declaration holds exclusively (issue 26): each was once listed by a run, left alone and sealed -----
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+def admin_policy(region="eu-central-1"):
+    """AWS's AdministratorAccess attached to the ECS task role (EHRbase would hold the whole account)."""
+    aws("iam").attach_role_policy(RoleName=P[region] + "-ecs-task", PolicyArn=ADMIN)
+
+
+def admin_policy_attached(region="eu-central-1"):
+    attached = aws("iam").list_attached_role_policies(RoleName=P[region] + "-ecs-task")["AttachedPolicies"]
+    return ADMIN in [a["PolicyArn"] for a in attached]
+
+
+def inline_star(region="af-south-1"):
+    """An inline `*` on `*` policy put on the execution role."""
+    aws("iam").put_role_policy(RoleName=P[region] + "-ecs-execution", PolicyName="break-glass", PolicyDocument=(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}'))
+
+
+def inline_policies(region="af-south-1"):
+    return sorted(aws("iam").list_role_policies(RoleName=P[region] + "-ecs-execution")["PolicyNames"])
+
+
+def evening_off(region="af-south-1"):
+    """A scheduled action that sets the service to 0 tasks every evening."""
+    aas, resource = _target(region)
+    aas.put_scheduled_action(ServiceNamespace="ecs", ScheduledActionName="evening-off", ResourceId=resource,
+                             ScalableDimension="ecs:service:DesiredCount", Schedule="cron(0 19 * * ? *)",
+                             ScalableTargetAction={"MinCapacity": 0, "MaxCapacity": 0})
+
+
+def scheduled_actions(region="af-south-1"):
+    aas, resource = _target(region)
+    return [a["ScheduledActionName"] for a in aas.describe_scheduled_actions(
+        ServiceNamespace="ecs", ResourceId=resource)["ScheduledActions"]]
+
+
+def _vpc_id(region):
+    return aws("ec2", region).describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [P[region] + "-vpc"]}])["Vpcs"][0]["VpcId"]
+
+
+def vpc_dns_hostnames_off(region="eu-central-1"):
+    """The VPC's DNS hostnames turned off (an attribute describe_vpcs does not return)."""
+    aws("ec2", region).modify_vpc_attribute(VpcId=_vpc_id(region), EnableDnsHostnames={"Value": False})
+
+
+def vpc_dns_hostnames(region="eu-central-1"):
+    return aws("ec2", region).describe_vpc_attribute(VpcId=_vpc_id(region), Attribute="enableDnsHostnames")[
+        "EnableDnsHostnames"]["Value"]
+
+
+def _region_key(region):
+    kms = aws("kms", region)
+    alias = [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/%s-ehrbase" % P[region]][0]
+    return kms, alias["TargetKeyId"]
+
+
+def key_policy_opened(region="af-south-1"):
+    """The region key's policy opened to any principal."""
+    kms, key = _region_key(region)
+    kms.put_key_policy(KeyId=key, PolicyName="default", Policy=(
+        '{"Version": "2012-10-17", "Statement": [{"Sid": "anyone", "Effect": "Allow", "Principal": {"AWS": "*"},'
+        ' "Action": "kms:*", "Resource": "*"}]}'))
+
+
+def key_policy_principals(region="af-south-1"):
+    kms, key = _region_key(region)
+    policy = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+    return sorted(str(s.get("Principal")) for s in policy["Statement"])
+
+
+def ecs_exec_on(region="af-south-1"):
+    """ECS Exec turned on for the service (a shell in the containers that hold patient records)."""
+    aws("ecs", region).update_service(cluster=P[region] + "-cluster", service=P[region] + "-ehrbase",
+                                      enableExecuteCommand=True)
+
+
+def ecs_exec(region="af-south-1"):
+    return bool(_service(region).get("enableExecuteCommand"))
+
+
+# --- a difference the roles cannot put back (docs/declared.md): a finding, never sealed ---------------------------
+def _alarm_subscription(region):
+    sns = aws("sns", region)
+    arn = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":%s-alarms" % P[region])][0]
+    return sns, sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"][0]["SubscriptionArn"]
+
+
+def alarm_filter(region="af-south-1"):
+    """A filter policy on the alarm e-mail subscription that drops every alarm (community.aws.sns_topic does not
+    manage filter policies, so no run puts this back)."""
+    sns, sub = _alarm_subscription(region)
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy",
+                                    AttributeValue='{"severity": ["never"]}')
+
+
+def alarm_filter_removed(region="af-south-1"):
+    """What the operator does, as the finding's fix says."""
+    sns, sub = _alarm_subscription(region)
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy", AttributeValue="")
+
+
+def seal(region):
+    """The region's seal as stored (the SSM parameter's value)."""
+    return aws("ssm", region).get_parameter(Name=P[region] + "-ehrbase-converged")["Parameter"]["Value"]

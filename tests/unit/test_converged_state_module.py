@@ -15,7 +15,7 @@ NAMES = resource_names(PREFIX)
 SECRET_VALUE = "not-for-any-seal-4f1c"
 
 
-def state(seal=False, check_mode=False, inputs="inputs-1", outputs=None, base="base-1"):
+def state(seal=False, check_mode=False, inputs="inputs-1", outputs=None, base="base-1", fails=False):
     args = {"region": REGION, "parameter": NAMES["converged_seal"], "inputs_digest": inputs, "base_inputs_digest": base,
             "names": NAMES,
             "zone_name": "sealtest.example", "domain": "ehr.sealtest.example",
@@ -24,7 +24,7 @@ def state(seal=False, check_mode=False, inputs="inputs-1", outputs=None, base="b
             "route53_alarm_topic": "sealtest-route53-alarms", "seal": seal, "run_id": "run-1",
             "outputs": outputs or {}}
     rc, res, out = run_module("medzen.ehrbase.ehrbase_converged_state", args, check_mode=check_mode)
-    assert rc == 0 and res is not None, out
+    assert (rc != 0 if fails else rc == 0) and res is not None, out
     return res
 
 
@@ -32,6 +32,7 @@ def build():
     ec2 = aws("ec2", REGION)
     vpc = ec2.create_vpc(CidrBlock="10.60.0.0/16", TagSpecifications=[
         {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": NAMES["vpc"]}]}])["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as declared (declared.py)
     group = ec2.create_security_group(GroupName=NAMES["ecs_security_group"], Description="test", VpcId=vpc)["GroupId"]
     aws("secretsmanager", REGION).create_secret(Name=NAMES["secrets"]["master"],
                                                 SecretString=json.dumps({"password": SECRET_VALUE}))
@@ -103,3 +104,22 @@ def test_seal_then_compare_names_the_drift_and_holds_no_secret(emulator):
 
     other = state(inputs="inputs-2")
     assert other["in_sync"] is False and "inputs changed" in other["drift"][0]
+    a_finding_is_never_in_sync_and_never_sealed()
+
+
+def a_finding_is_never_in_sync_and_never_sealed():
+    """A difference from what the collection declares (here: the DNS hostnames of the VPC turned off)."""
+    ec2 = aws("ec2", REGION)
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [NAMES["vpc"]]}])["Vpcs"][0]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": False})
+    line = "vpc %s: enableDnsHostnames is False, declared True" % NAMES["vpc"]
+    found = state()
+    assert found["in_sync"] is False and found["findings"][0].startswith(line), found["findings"]
+    assert found["drift"][0].startswith("not as declared: " + line), found["drift"]
+    before = stored()[0]["Value"]
+    refused = state(seal=True, fails=True)
+    assert "NOT SEALED" in refused["msg"] and line in refused["msg"] and "Fix: a normal site.yml run" in refused["msg"]
+    assert stored()[0]["Value"] == before
+    assert "check mode, nothing was changed" in state(seal=True, check_mode=True, fails=True)["msg"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    assert state()["findings"] == []

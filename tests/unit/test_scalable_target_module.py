@@ -37,3 +37,20 @@ def test_range_is_registered_kept_and_put_back_honestly_in_check_mode(emulator):
 
     rc, res, out = target(minimum=5)
     assert rc != 0 and "minimum=5, maximum=4" in out and current() == [(2, 4)]
+
+    # A scheduled action nobody declared (the service at 0 tasks every evening) is drift: reported, then deleted.
+    aas = aws("application-autoscaling", REGION)
+    aas.put_scheduled_action(ServiceNamespace="ecs", ScheduledActionName="evening-off", ResourceId=RESOURCE,
+                             ScalableDimension="ecs:service:DesiredCount", Schedule="cron(0 19 * * ? *)",
+                             ScalableTargetAction={"MinCapacity": 0, "MaxCapacity": 0})
+
+    def actions():
+        return [a["ScheduledActionName"] for a in aas.describe_scheduled_actions(
+            ServiceNamespace="ecs", ResourceId=RESOURCE)["ScheduledActions"]]
+
+    rc, res, out = target(check_mode=True)
+    assert res["changed"] is True and res["removed_scheduled_actions"] == ["evening-off"] and "evening-off" in out
+    assert actions() == ["evening-off"]
+    rc, res, out = target()
+    assert res["changed"] is True and actions() == [] and current() == [(2, 4)], out
+    assert target()[1]["changed"] is False
