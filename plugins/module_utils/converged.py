@@ -141,6 +141,11 @@ class Snapshot(Reader):
     # --- network -----------------------------------------------------------------------------------------------
     def network(self):
         vpcs = self.call("ec2", "describe_vpcs", Filters=[{"Name": "tag:Name", "Values": [self.names["vpc"]]}])["Vpcs"]
+        if len(vpcs) > 1:
+            # CreateVpc takes no idempotency token: a create the SDK retried after a lost answer makes a twin, and the
+            # run that made it names it here instead of sealing over it.
+            self.findings.append(finding("duplicate", "vpc %s" % self.names["vpc"], "%d VPCs of this name (%s)" % (
+                len(vpcs), ", ".join(sorted(v["VpcId"] for v in vpcs)))))
         for vpc in vpcs:
             # DNS support and hostnames are attributes describe_vpcs does not return.
             attributes = dict((name, self.call("ec2", "describe_vpc_attribute", VpcId=vpc["VpcId"], Attribute=name)

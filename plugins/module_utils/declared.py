@@ -49,6 +49,7 @@ FIX = {
     "secret_key": "aws secretsmanager update-secret --kms-key-id <the region key> (not repaired by the run: "
                   "community.aws.secretsmanager_secret changes the key only together with the value)",
     "secret_policy": "aws secretsmanager delete-resource-policy, or a normal site.yml run",
+    "duplicate": "ansible-playbook playbooks/repair.yml lists the twin that holds nothing; -e repair_confirm=yes removes it",
     "subscription": "aws sns set-subscription-attributes --attribute-name FilterPolicy --attribute-value '{}' "
                     "(community.aws.sns_topic does not manage filter policies)",
 }

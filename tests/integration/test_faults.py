@@ -7,12 +7,13 @@ duplicated and nothing orphaned. Runs killed at any step: test_teardown.py (its 
 """
 
 import os
+import re
 import sys
 
 import pytest
 
 from census import FAST, OURS, assert_exactly_one_of_each
-from helpers import ENDPOINT, ROOT, aws, run_playbook, unfolded
+from helpers import ENDPOINT, REGIONS, ROOT, aws, recap, run_playbook, unfolded
 
 sys.path.insert(0, os.path.join(ROOT, "local"))
 from faultproxy import FaultProxy  # noqa: E402  pylint: disable=wrong-import-position
@@ -40,8 +41,9 @@ def test_throttled_failing_and_lost_answers_in_one_run_end_with_exactly_one_of_e
     """One from-empty run under every kind of answer fault at once (it was one from-empty run per kind): 10 %
     throttled and 5 % 503 answers, 5 % of mutating calls that reach the emulator and lose their answer, and the first
     CreateVpc of eu-central-1 for certain (CreateVpc takes no idempotency token: the SDK's retry makes a second VPC,
-    as on AWS). Retries with back-off carry the run through; the duplicate VPC is named by the next run, listed and
-    removed by repair.yml, and a plain re-run converges to exactly one of each."""
+    as on AWS). Retries with back-off carry the run through to its end, where it names the twin it made and does not
+    seal over it (so it ends non-zero); the next run refuses before any change naming it, repair.yml lists and removes
+    it, and a plain re-run converges to exactly one of each."""
     proxy.faults.configure(seed=7, throttle=0.10, error=0.05, drop=0.05, always=["eu-central-1:CreateVpc"])
     rc, out = run_playbook("site.yml", *FAST, env=through(proxy))
     injected = proxy.faults.stats()["injected"]
@@ -68,5 +70,19 @@ def test_throttled_failing_and_lost_answers_in_one_run_end_with_exactly_one_of_e
 
     converge(faulted[1] if faulted[0] else "")
     assert_exactly_one_of_each()
-    # Retries carried the faulted run itself to the end (the duplicate it made is found by the next run, not by it).
-    assert faulted[0] == 0, "the faulted run stopped (faults: %d): %s" % (len(injected), faulted[1][-4000:])
+    the_faulted_run_reached_its_end_and_named_its_own_twin(*faulted)
+
+
+def the_faulted_run_reached_its_end_and_named_its_own_twin(rc, out):
+    """Retries carried the faulted run through every play; it failed only where it refused to seal a region that
+    differs from the declaration, eu-central-1's twin VPC among them (a run never ends green over a duplicate it made
+    itself)."""
+    text = unfolded(out)
+    totals = recap(out)
+    failed = sorted(r for r in REGIONS if totals[r]["failed"])
+    assert rc != 0 and "eu-central-1" in failed and all(totals[r]["failed"] == 1 for r in failed), out[-4000:]
+    assert re.search(r"vpc medzen-local-euc1-vpc: 2 VPCs of this name \(vpc-\w+, vpc-\w+\)\. Fix: "
+                     r"ansible-playbook playbooks/repair\.yml", text), out[-4000:]
+    for region in failed:  # each stopped at its seal, after verify: nothing else failed
+        assert "%s: " % region in text and "so the region was NOT SEALED" in text, out[-4000:]
+    assert "PLAY [Verify - every region serves EHRs]" in out and "PLAY [Seal - what this complete run left" in out
