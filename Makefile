@@ -54,7 +54,7 @@ INTEGRATION_TEARDOWN := tests/integration/test_teardown.py
 # The pure-Python unit tests (no emulator, no PostgreSQL): make quick's share of tests/unit.
 QUICK_UNIT  := tests/unit/test_plan.py tests/unit/test_route53_rules.py tests/unit/test_diagnose.py \
                tests/unit/test_ecs_utils.py tests/unit/test_monitoring_filters.py tests/unit/test_ansiballz_bytecode_cache.py \
-               tests/unit/test_warm_modules.py tests/unit/test_declared.py
+               tests/unit/test_warm_modules.py tests/unit/test_declared.py tests/unit/test_catalogue.py
 
 help:  ## List targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -157,8 +157,9 @@ awx: setup  ## AWX job templates launched through ansible-runner as AWX 24 start
 bench: setup  ## Time site.yml from empty, no-op and --check on an emulator of its own (BENCH_PEER, BENCH_ROUNDS; not in test)
 	$(PY) tools/bench.py
 
-docs: setup  ## Regenerate the variable tables of every role README from meta/argument_specs.yml
+docs: setup  ## Regenerate the variable tables of every role README (meta/argument_specs.yml) and docs/catalogue.md
 	$(PY) tools/role_docs.py
+	$(PY) tools/catalogue_doc.py
 
 clean:  ## Stop the test environments (every lane's) and the bench's, and remove their state
 	-@for spec in $(TEST_LANES); do read -r lane offset _ <<<"$$spec"; state=.local-test; \

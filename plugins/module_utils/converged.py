@@ -12,7 +12,8 @@ those inputs from that state (tests/integration prove both halves), so the run m
 outputs. Any difference names the resources that differ and the run goes the normal way, which reports and corrects
 the drift; the run after it seals again.
 
-Each resource belongs to the tier its reader covers (network, database, app, dns, monitoring), and the seal keeps a
+Each resource is of a kind of the catalogue (catalogue.py), which gives its tier (network, database, app, dns,
+monitoring) and the fields AWS changes by itself; the reader reads every kind the catalogue says it reads. The seal keeps a
 second inputs digest without the app tier's variables (ecs_*). When a run changes only the app tier (a release: a new
 ecs_ehrbase_version) and the network and database tiers still match the seal, the roles that build those tiers would
 change nothing either: the run may skip them too and converge the app tier alone (base_in_sync).
@@ -35,24 +36,18 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
-from ansible_collections.medzen.ehrbase.plugins.module_utils.declared import DECLARED, finding, key_policy_findings, role_findings
+from ansible_collections.medzen.ehrbase.plugins.module_utils.backup_copies import active_copy, list_copies
+from ansible_collections.medzen.ehrbase.plugins.module_utils.catalogue import aws_changes, kind
+from ansible_collections.medzen.ehrbase.plugins.module_utils.declared import (
+    DECLARED, filter_policy, finding, key_policy_findings, role_findings)
+from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import RESOURCE_NAMES
 from ansible_collections.medzen.ehrbase.plugins.module_utils.reads import Reader, plain
 
 SEAL_VERSION = 2
 # The tiers a release does not touch: built by the network, rds and db_init roles, before the app tier.
 BASE_TIERS = ("network", "database")
-# What AWS moves by itself; never part of a digest.
-VOLATILE = frozenset("""
-    ResponseMetadata NextToken Marker NextMarker IsTruncated MaxItems
-    State Status StateValue StateReason StateReasonData StateUpdatedTimestamp StateTransitionedTimestamp
-    DBInstanceStatus StatusInfos ActivityStreamStatus
-    status statusReason runningCount pendingCount desiredCount deployments events
-    registeredContainerInstancesCount runningTasksCount pendingTasksCount activeServicesCount statistics
-    storedBytes metricFilterCount creationTime LastAccessedDate LastChangedDate VersionIdsToStages
-    RoleLastUsed HealthCheckVersion AvailableIpAddressCount
-    SubscriptionsConfirmed SubscriptionsPending SubscriptionsDeleted
-    CalculatedSpend TimePeriod Alarms InUseBy NotBefore NotAfter ValidationStatus RenewalEligibility
-""".split())
+# What AWS moves by itself, by kind (catalogue.py); never part of a digest.
+VOLATILE = aws_changes()
 VOLATILE_SUFFIXES = ("Date", "Time", "Timestamp", "At")
 
 
@@ -109,18 +104,20 @@ class Snapshot(Reader):
         self.tiers = {}
         # Differences from what the collection holds exclusively (declared.py): never sealed.
         self.findings = []
-        self._local = threading.local()
+        # The kinds read (catalogue.py): tests/unit/test_catalogue.py checks the reader covers every kind.
+        self.kinds = set()
+        self._lock = threading.Lock()
 
     def call(self, service, method, region=None, **kwargs):
         return getattr(self.client(service, region), method)(aws_retry=True, **kwargs)
 
-    def put(self, key, value):
-        self.items[key] = digest(value)
-        self.tiers[key] = self._local.tier
-
-    def _read_tier(self, part):
-        self._local.tier = part.__name__
-        part()
+    def put(self, kind_key, key, value):
+        """One resource (or a part of one a call of its own reads) of a kind of the catalogue, by an operator's name."""
+        tier = kind(kind_key).tier
+        with self._lock:
+            self.items[key] = digest(value)
+            self.tiers[key] = tier
+            self.kinds.add(kind_key)
 
     def take(self):
         # Clients are made here, one thread: boto3's session is not safe to create clients from side by side.
@@ -132,9 +129,11 @@ class Snapshot(Reader):
         self.client("cloudwatch", self.spec["dashboard_region"])
         self.client("budgets", "us-east-1")
         self.client("sts")
+        if self.spec.get("backup_copy_region"):
+            self.client("rds", self.spec["backup_copy_region"])
         parts = (self.network, self.database, self.app, self.dns, self.monitoring)
         with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-            for future in [pool.submit(self._read_tier, part) for part in parts]:
+            for future in [pool.submit(part) for part in parts]:
                 future.result()
         return self.items, self.tiers, sorted(self.findings)
 
@@ -151,7 +150,7 @@ class Snapshot(Reader):
             attributes = dict((name, self.call("ec2", "describe_vpc_attribute", VpcId=vpc["VpcId"], Attribute=name)
                                .get(name[0].upper() + name[1:], {}).get("Value"))
                               for name in ("enableDnsSupport", "enableDnsHostnames"))
-            self.put("vpc %s" % tag_value(vpc), {"vpc": vpc, "attributes": attributes})
+            self.put("vpc", "vpc %s" % tag_value(vpc), {"vpc": vpc, "attributes": attributes})
             for name, value in sorted(attributes.items()):
                 if value != DECLARED["vpc_attributes"][name]:
                     self.findings.append(finding("vpc", "vpc %s" % tag_value(vpc), "%s is %s, declared %s"
@@ -161,38 +160,39 @@ class Snapshot(Reader):
             self.vpc_contents(ids)
         for address in self.call("ec2", "describe_addresses", Filters=[{"Name": "domain", "Values": ["vpc"]}])["Addresses"]:
             if tag_value(address).startswith(self.names["nat_eip"].split("{az}")[0]):
-                self.put("Elastic IP %s" % tag_value(address), address)
+                self.put("elastic_ip", "Elastic IP %s" % tag_value(address), address)
 
     def vpc_contents(self, ids):
         in_vpc = [{"Name": "vpc-id", "Values": ids}]
         ec2 = self.client("ec2")
-        listed = (("subnet", "describe_subnets", "Subnets", "SubnetId"),
-                  ("route table", "describe_route_tables", "RouteTables", "RouteTableId"))
-        for kind, method, key, id_key in listed:
+        listed = (("subnet", "subnet", "describe_subnets", "Subnets", "SubnetId"),
+                  ("route_table", "route table", "describe_route_tables", "RouteTables", "RouteTableId"))
+        for kind_key, what, method, key, id_key in listed:
             for item in pages(ec2, method, key, Filters=in_vpc):
-                self.put("%s %s" % (kind, tag_value(item) or item[id_key]), item)
+                self.put(kind_key, "%s %s" % (what, tag_value(item) or item[id_key]), item)
         for group in pages(ec2, "describe_security_groups", "SecurityGroups", Filters=in_vpc):
-            self.put("security group %s" % group["GroupName"], group)
+            self.put("security_group", "security group %s" % group["GroupName"], group)
         for nat in pages(ec2, "describe_nat_gateways", "NatGateways", Filter=in_vpc):
             if nat.get("State") not in ("deleted", "deleting"):
-                self.put("NAT gateway %s" % (tag_value(nat) or nat["NatGatewayId"]), nat)
+                self.put("nat_gateway", "NAT gateway %s" % (tag_value(nat) or nat["NatGatewayId"]), nat)
         igws = self.call("ec2", "describe_internet_gateways",
                          Filters=[{"Name": "attachment.vpc-id", "Values": ids}])["InternetGateways"]
         for igw in igws:
-            self.put("internet gateway %s" % (tag_value(igw) or igw["InternetGatewayId"]), igw)
+            self.put("internet_gateway", "internet gateway %s" % (tag_value(igw) or igw["InternetGatewayId"]), igw)
 
     # --- data tier ---------------------------------------------------------------------------------------------
     def database(self):
         rds = self.client("rds")
-        for db in pages(rds, "describe_db_instances", "DBInstances",
-                        Filters=[{"Name": "db-instance-id", "Values": [self.names["db"]]}]):
-            self.put("database %s" % db["DBInstanceIdentifier"], db)
-        self.guarded("database subnet group %s" % self.names["db_subnet_group"], lambda: self.call(
+        dbs = pages(rds, "describe_db_instances", "DBInstances",
+                    Filters=[{"Name": "db-instance-id", "Values": [self.names["db"]]}])
+        for db in dbs:
+            self.put("db_instance", "database %s" % db["DBInstanceIdentifier"], db)
+        self.guarded("db_subnet_group", "database subnet group %s" % self.names["db_subnet_group"], lambda: self.call(
             "rds", "describe_db_subnet_groups", DBSubnetGroupName=self.names["db_subnet_group"])["DBSubnetGroups"])
         group = self.spec["db_parameter_group"]
-        if self.guarded("database parameter group %s" % group, lambda: self.call(
+        if self.guarded("db_parameter_group", "database parameter group %s" % group, lambda: self.call(
                 "rds", "describe_db_parameter_groups", DBParameterGroupName=group)["DBParameterGroups"]):
-            self.put("database parameters of %s" % group,
+            self.put("db_parameter_group", "database parameters of %s" % group,
                      pages(rds, "describe_db_parameters", "Parameters", DBParameterGroupName=group, Source="user"))
         aliases = pages(self.client("kms"), "list_aliases", "Aliases")
         region_key = None
@@ -202,7 +202,9 @@ class Snapshot(Reader):
                 key = self.call("kms", "describe_key", KeyId=key_id)["KeyMetadata"]
                 policy = self.call("kms", "get_key_policy", KeyId=key_id, PolicyName="default")["Policy"]
                 # The policy as a document: the same statements in another spelling are the same policy.
-                self.put("KMS key %s" % alias["AliasName"], {
+                # Another region's backup-copy key held here (its alias ends like backup_copy_kms_alias).
+                copy_key = alias["AliasName"].endswith(RESOURCE_NAMES["backup_copy_kms_alias"].split("{p}")[1])
+                self.put("backup_copy_key" if copy_key else "kms_key", "KMS key %s" % alias["AliasName"], {
                     "alias": alias, "key": key, "policy": json.loads(policy),
                     "rotation": self.call("kms", "get_key_rotation_status", KeyId=key_id).get("KeyRotationEnabled")})
                 if alias["AliasName"] == "alias/" + self.names["kms_alias"]:
@@ -210,22 +212,37 @@ class Snapshot(Reader):
                     self.findings.extend(key_policy_findings(alias["AliasName"], key["Arn"], policy))
         for secret in sorted(self.spec["secret_names"]):
             self.secret(secret, region_key)
+        if self.spec.get("backup_copy_region"):
+            self.backup_replication(dbs)
+
+    def backup_replication(self, dbs):
+        """The replication of the database's backups into the partner region (read there; describe_db_instances in
+        the region does not say whether it runs)."""
+        partner = self.spec["backup_copy_region"]
+        for db in dbs:
+            running = active_copy(list_copies(self.client("rds", partner), db["DBInstanceArn"]))
+            what = "backup copies of %s in %s" % (db["DBInstanceIdentifier"], partner)
+            self.put("backup_replication", what, dict((k, running.get(k)) for k in (
+                "DBInstanceArn", "BackupRetentionPeriod", "KmsKeyId", "Encrypted")) if running else "not replicating")
+            if not running:
+                self.findings.append(finding("backup", what, "the replication is not running, so no new backup "
+                                             "reaches %s" % partner))
 
     def secret(self, name, region_key):
         """A secret, its resource policy (a call of its own) and whether the region key encrypts it."""
-        found = self.guarded("secret %s" % name, lambda: self.call("secretsmanager", "describe_secret", SecretId=name))
+        found = self.guarded("secret", "secret %s" % name, lambda: self.call("secretsmanager", "describe_secret", SecretId=name))
         if not found:
             return
         policy = self.call("secretsmanager", "get_resource_policy", SecretId=name).get("ResourcePolicy")
-        self.put("resource policy of secret %s" % name, policy or "none")
+        self.put("secret", "resource policy of secret %s" % name, policy or "none")
         if policy and DECLARED["secret_resource_policy"] is None:
             self.findings.append(finding("secret_policy", "secret %s" % name, "it has a resource policy nobody declared"))
-        key = found.get("KmsKeyId") or "aws/secretsmanager"
+        key = found.get("KmsKeyId") or "alias/aws/secretsmanager"
         if region_key and key not in (region_key["KeyId"], region_key["Arn"], "alias/" + self.names["kms_alias"]):
             self.findings.append(finding("secret_key", "secret %s" % name, "encrypted with %s, not the region key %s"
                                          % (key, "alias/" + self.names["kms_alias"])))
 
-    def guarded(self, key, read):
+    def guarded(self, kind_key, key, read):
         """Read one resource by name and return it; one that is not there is recorded as absent (and None returned)."""
         try:
             value = read()
@@ -234,7 +251,7 @@ class Snapshot(Reader):
                 raise
             value = None
         value = None if value in ([], None) else value
-        self.put(key, "absent" if value is None else value)
+        self.put(kind_key, key, "absent" if value is None else value)
         return value
 
     # --- app tier ----------------------------------------------------------------------------------------------
@@ -242,39 +259,39 @@ class Snapshot(Reader):
         names = self.names
         clusters = self.call("ecs", "describe_clusters", clusters=[names["cluster"]],
                              include=["SETTINGS", "CONFIGURATIONS", "TAGS"])["clusters"]
-        self.put("ECS cluster %s" % names["cluster"], [c for c in clusters if c.get("status") != "INACTIVE"])
+        self.put("ecs_cluster", "ECS cluster %s" % names["cluster"], [c for c in clusters if c.get("status") != "INACTIVE"])
         services = self.call("ecs", "describe_services", cluster=names["cluster"], services=[names["service"]],
                              include=["TAGS"]).get("services", []) if clusters else []
         # ECS Exec off: AWS leaves the field out of some answers, and off is off.
         services = [dict(s, enableExecuteCommand=bool(s.get("enableExecuteCommand")))
                     for s in services if s.get("status") != "INACTIVE"]
-        self.put("ECS service %s" % names["service"], services)
+        self.put("ecs_service", "ECS service %s" % names["service"], services)
         if any(s.get("enableExecuteCommand", False) != DECLARED["ecs_exec"] for s in services):
             self.findings.append(finding("ecs_exec", "ECS service %s" % names["service"], "ECS Exec is turned on"))
         for service in services:
-            self.put("task definition of %s" % names["service"], self.call(
+            self.put("task_definition", "task definition of %s" % names["service"], self.call(
                 "ecs", "describe_task_definition", taskDefinition=service["taskDefinition"], include=["TAGS"]))
-        self.put("task definition revisions %s" % names["task_family"], pages(
+        self.put("task_definition", "task definition revisions %s" % names["task_family"], pages(
             self.client("ecs"), "list_task_definitions", "taskDefinitionArns", familyPrefix=names["task_family"],
             status="ACTIVE"))
         self.iam_roles()
-        self.put("log group %s" % names["log_group"], [g for g in self.call(
+        self.put("log_group", "log group %s" % names["log_group"], [g for g in self.call(
             "logs", "describe_log_groups", logGroupNamePrefix=names["log_group"])["logGroups"]
             if g["logGroupName"] == names["log_group"]])
         self.load_balancer()
         self.autoscaling(services)
         for cert in pages(self.client("acm"), "list_certificates", "CertificateSummaryList"):
             if cert.get("DomainName") in self.spec["certificate_domains"]:
-                self.put("certificate %s" % cert["DomainName"], self.call(
+                self.put("certificate", "certificate %s" % cert["DomainName"], self.call(
                     "acm", "describe_certificate", CertificateArn=cert["CertificateArn"])["Certificate"])
 
     def iam_roles(self):
         names = self.names
         for key, role in (("execution_role", names["execution_role"]), ("task_role", names["task_role"])):
-            if self.guarded("IAM role %s" % role, lambda r=role: self.call("iam", "get_role", RoleName=r)["Role"]):
+            if self.guarded("iam_role", "IAM role %s" % role, lambda r=role: self.call("iam", "get_role", RoleName=r)["Role"]):
                 inline = self.call("iam", "list_role_policies", RoleName=role)["PolicyNames"]
                 attached = self.call("iam", "list_attached_role_policies", RoleName=role)["AttachedPolicies"]
-                self.put("IAM policies of %s" % role, {
+                self.put("iam_role", "IAM policies of %s" % role, {
                     "inline": dict((p, self.call("iam", "get_role_policy", RoleName=role, PolicyName=p)["PolicyDocument"])
                                    for p in inline),
                     "attached": attached})
@@ -285,41 +302,41 @@ class Snapshot(Reader):
         target = "service/%s/%s" % (names["cluster"], names["service"])
         ranges = self.call("application-autoscaling", "describe_scalable_targets", ServiceNamespace="ecs",
                            ResourceIds=[target])["ScalableTargets"]
-        self.put("scalable target %s" % target, ranges)
+        self.put("scalable_target", "scalable target %s" % target, ranges)
         # The task count is autoscaling's to set (not digested), but the roles put it back inside the range.
-        self.put("task count of %s inside its range" % names["service"], [
+        self.put("ecs_service", "task count of %s inside its range" % names["service"], [
             r["MinCapacity"] <= s["desiredCount"] <= r["MaxCapacity"] for r in ranges for s in services])
-        self.put("scaling policies of %s" % target, self.call(
+        self.put("scaling_policy", "scaling policies of %s" % target, self.call(
             "application-autoscaling", "describe_scaling_policies", ServiceNamespace="ecs", ResourceId=target)
             ["ScalingPolicies"])
         # None is declared: one added by hand (the service at 0 every evening) is drift.
         actions = self.call("application-autoscaling", "describe_scheduled_actions", ServiceNamespace="ecs",
                             ResourceId=target)["ScheduledActions"]
-        self.put("scheduled actions of %s" % target, actions)
+        self.put("scalable_target", "scheduled actions of %s" % target, actions)
         if actions and not DECLARED["scheduled_actions"]:
             self.findings.append(finding("schedule", "scalable target %s" % target, "scheduled actions nobody declared: %s"
                                          % ", ".join(sorted(a["ScheduledActionName"] for a in actions))))
 
     def load_balancer(self):
         names = self.names
-        albs = self.guarded("load balancer %s" % names["alb"], lambda: self.call(
+        albs = self.guarded("load_balancer", "load balancer %s" % names["alb"], lambda: self.call(
             "elbv2", "describe_load_balancers", Names=[names["alb"]])["LoadBalancers"]) or []
-        groups = self.guarded("target group %s" % names["target_group"], lambda: self.call(
+        groups = self.guarded("target_group", "target group %s" % names["target_group"], lambda: self.call(
             "elbv2", "describe_target_groups", Names=[names["target_group"]])["TargetGroups"]) or []
         arns = [a["LoadBalancerArn"] for a in albs] + [g["TargetGroupArn"] for g in groups]
         if arns:
-            self.put("load balancer and target group tags", self.call("elbv2", "describe_tags", ResourceArns=arns))
+            self.put("load_balancer", "load balancer and target group tags", self.call("elbv2", "describe_tags", ResourceArns=arns))
         for alb in albs:
             arn = alb["LoadBalancerArn"]
-            self.put("attributes of %s" % names["alb"], self.call(
+            self.put("load_balancer", "attributes of %s" % names["alb"], self.call(
                 "elbv2", "describe_load_balancer_attributes", LoadBalancerArn=arn)["Attributes"])
             listeners = self.call("elbv2", "describe_listeners", LoadBalancerArn=arn)["Listeners"]
             for listener in listeners:
-                self.put("listener %s:%s" % (names["alb"], listener.get("Port")), {
+                self.put("load_balancer", "listener %s:%s" % (names["alb"], listener.get("Port")), {
                     "listener": listener,
                     "rules": self.call("elbv2", "describe_rules", ListenerArn=listener["ListenerArn"])["Rules"]})
         for group in groups:
-            self.put("attributes of %s" % names["target_group"], self.call(
+            self.put("target_group", "attributes of %s" % names["target_group"], self.call(
                 "elbv2", "describe_target_group_attributes", TargetGroupArn=group["TargetGroupArn"])["Attributes"])
 
     # --- DNS and monitoring ------------------------------------------------------------------------------------
@@ -327,7 +344,7 @@ class Snapshot(Reader):
         zones = self.call("route53", "list_hosted_zones_by_name", DNSName=self.spec["zone_name"])["HostedZones"]
         zones = [z for z in zones if z["Name"].rstrip(".") == self.spec["zone_name"].rstrip(".")
                  and not z.get("Config", {}).get("PrivateZone")]
-        self.put("hosted zone %s" % self.spec["zone_name"], zones)
+        self.put("hosted_zone", "hosted zone %s" % self.spec["zone_name"], zones)
         for zone in zones:
             records, kwargs = [], {}
             while True:
@@ -340,7 +357,7 @@ class Snapshot(Reader):
                                                           ("StartRecordIdentifier", "NextRecordIdentifier"))
                               if answer.get(n))
             for record in records:
-                self.put("DNS record %s %s%s" % (record["Name"], record["Type"],
+                self.put("dns_record", "DNS record %s %s%s" % (record["Name"], record["Type"],
                                                  " " + record["SetIdentifier"] if record.get("SetIdentifier") else ""),
                          record)
         checks, kwargs = [], {}
@@ -353,24 +370,24 @@ class Snapshot(Reader):
         for check in checks:
             fqdn = check.get("HealthCheckConfig", {}).get("FullyQualifiedDomainName", "")
             if fqdn.endswith(self.spec["zone_name"].rstrip(".")):
-                self.put("health check %s %s" % (fqdn, check.get("HealthCheckConfig", {}).get("ResourcePath", "")), check)
+                self.put("health_check", "health check %s %s" % (fqdn, check.get("HealthCheckConfig", {}).get("ResourcePath", "")), check)
 
     def monitoring(self):
         spec = self.spec
         alarms = self.call("cloudwatch", "describe_alarms", AlarmNamePrefix=self.names["alarm_prefix"])
         for alarm in alarms.get("MetricAlarms", []) + alarms.get("CompositeAlarms", []):
-            self.put("alarm %s" % alarm["AlarmName"], alarm)
+            self.put("alarm", "alarm %s" % alarm["AlarmName"], alarm)
         global_alarms = self.call("cloudwatch", "describe_alarms", region="us-east-1",
                                   AlarmNames=[self.names["health_check_alarm"]])
-        self.put("alarm %s (us-east-1)" % self.names["health_check_alarm"], global_alarms.get("MetricAlarms", []))
+        self.put("alarm", "alarm %s (us-east-1)" % self.names["health_check_alarm"], global_alarms.get("MetricAlarms", []))
         for region, topic in ((None, self.names["alarm_topic"]), ("us-east-1", spec["route53_alarm_topic"])):
             self.topic(region, topic)
-        self.guarded("dashboard %s" % spec["dashboard"], lambda: self.call(
+        self.guarded("dashboard", "dashboard %s" % spec["dashboard"], lambda: self.call(
             "cloudwatch", "get_dashboard", region=spec["dashboard_region"], DashboardName=spec["dashboard"])["DashboardBody"])
         account = self.call("sts", "get_caller_identity")["Account"]
-        if self.guarded("budget %s" % spec["budget"], lambda: self.call(
+        if self.guarded("budget", "budget %s" % spec["budget"], lambda: self.call(
                 "budgets", "describe_budget", region="us-east-1", AccountId=account, BudgetName=spec["budget"])["Budget"]):
-            self.put("budget notifications %s" % spec["budget"], self.call(
+            self.put("budget", "budget notifications %s" % spec["budget"], self.call(
                 "budgets", "describe_notifications_for_budget", region="us-east-1", AccountId=account,
                 BudgetName=spec["budget"]).get("Notifications", []))
 
@@ -378,12 +395,12 @@ class Snapshot(Reader):
         topics = pages(self.client("sns", region), "list_topics", "Topics")
         arns = [t["TopicArn"] for t in topics if t["TopicArn"].rsplit(":", 1)[-1] == name]
         where = " (us-east-1)" if region else ""
-        self.put("topic %s%s" % (name, where), len(arns))
+        self.put("alarm_topic", "topic %s%s" % (name, where), len(arns))
         for arn in arns:
-            self.put("attributes of topic %s%s" % (name, where),
+            self.put("alarm_topic", "attributes of topic %s%s" % (name, where),
                      self.call("sns", "get_topic_attributes", region=region, TopicArn=arn)["Attributes"])
             subscriptions = self.call("sns", "list_subscriptions_by_topic", region=region, TopicArn=arn)["Subscriptions"]
-            self.put("subscriptions of topic %s%s" % (name, where), sorted(
+            self.put("alarm_topic", "subscriptions of topic %s%s" % (name, where), sorted(
                 (s["Protocol"], s["Endpoint"]) for s in subscriptions))
             for sub in subscriptions:
                 self.subscription(sub, region, "topic %s%s" % (name, where))
@@ -394,11 +411,12 @@ class Snapshot(Reader):
             return
         attributes = self.call("sns", "get_subscription_attributes", region=region,
                                SubscriptionArn=sub["SubscriptionArn"])["Attributes"]
-        policy = attributes.get("FilterPolicy") or None
-        self.put("filter policy of %s to %s" % (topic, sub["Endpoint"]), policy or "none")
+        policy = filter_policy(attributes)
+        self.put("alarm_topic", "filter policy of %s to %s" % (topic, sub["Endpoint"]), policy or "none")
         if policy != DECLARED["subscription_filter_policy"]:
             self.findings.append(finding("subscription", "subscription of %s to %s" % (topic, sub["Endpoint"]),
-                                         "a filter policy nobody declared (%s) may drop alarms" % policy))
+                                         "a filter policy nobody declared (%s) may drop alarms"
+                                         % json.dumps(policy, sort_keys=True)))
 
 
 def drift(sealed, now):
@@ -465,6 +483,7 @@ ARGUMENT_SPEC = dict(
     dashboard_region=dict(type="str", required=True),
     budget=dict(type="str", required=True),
     route53_alarm_topic=dict(type="str", required=True),
+    backup_copy_region=dict(type="str", default=""),
 )
 
 

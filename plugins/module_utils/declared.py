@@ -45,14 +45,20 @@ FIX = {
     "kms": "a normal site.yml run puts the declared key policy back (the rds role)",
     "vpc": "a normal site.yml run sets it back (the network role)",
     "schedule": "a normal site.yml run deletes it (the ecs role's ecs_scalable_target)",
-    "ecs_exec": "aws ecs update-service --disable-execute-command (the collection does not set it yet)",
-    "secret_key": "aws secretsmanager update-secret --kms-key-id <the region key> (not repaired by the run: "
-                  "community.aws.secretsmanager_secret changes the key only together with the value)",
+    "ecs_exec": "a normal site.yml run turns it off (the ecs role); tasks started while it was on keep it until replaced",
+    "secret_key": "a normal site.yml run moves it back to the region key, its value untouched (the rds role)",
     "secret_policy": "aws secretsmanager delete-resource-policy, or a normal site.yml run",
+    "backup": "a normal site.yml run starts the replication again (the rds role); the copies made so far are kept",
     "duplicate": "ansible-playbook playbooks/repair.yml lists the twin that holds nothing; -e repair_confirm=yes removes it",
-    "subscription": "aws sns set-subscription-attributes --attribute-name FilterPolicy --attribute-value '{}' "
-                    "(community.aws.sns_topic does not manage filter policies)",
+    "subscription": "a normal site.yml run removes the filter (the monitoring role)",
 }
+
+
+def filter_policy(attributes):
+    """A subscription's filter policy as a document; None for none (absent, empty, or the empty object SNS's own
+    example sets to remove one)."""
+    text = (attributes.get("FilterPolicy") or "").strip()
+    return (json.loads(text) or None) if text else None
 
 
 def declared(section=None):

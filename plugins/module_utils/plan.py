@@ -16,6 +16,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
+from ansible_collections.medzen.ehrbase.plugins.module_utils.catalogue import KINDS
 from ansible_collections.medzen.ehrbase.plugins.module_utils.plan_roles import plan_error, validate_role_variables
 
 # Regions where EHRbase may be deployed; botocore's list would also do, but a fixed
@@ -634,46 +635,36 @@ def validate_plan(plans):
 
 def creation_plan(prefix, public, private, domain, region, partner=""):
     """What the region roles create in a region that does not exist yet, as "<type> <name>" lines: check mode cannot
-    ask AWS about the resources that hang off a VPC that is not there, so it lists them from the plan and the naming
-    rule instead."""
+    ask AWS about the resources that hang off a VPC that is not there, so it lists them from the catalogue's kinds
+    (catalogue.py), the plan and the naming rule instead."""
     names = resource_names(prefix)
     layout = subnet_layout(public, private, prefix)
     azs = sorted(set(s["az"][-1:] for s in layout))
-    lines = ["AWS::EC2::VPC %s" % names["vpc"]]
-    lines += ["AWS::EC2::Subnet %s %s" % (s["name"], s["cidr"]) for s in layout]
-    lines.append("AWS::EC2::InternetGateway %s" % names["internet_gateway"])
-    for az in azs:
-        lines += ["AWS::EC2::EIP %s" % names["nat_eip"].format(az=az),
-                  "AWS::EC2::NatGateway %s" % names["nat_gateway"].format(az=az)]
-    lines.append("AWS::EC2::RouteTable %s" % names["public_route_table"])
-    lines += ["AWS::EC2::RouteTable %s" % names["private_route_table"].format(az=az) for az in azs]
-    groups = ("alb_security_group", "ecs_security_group", "rds_security_group")
-    lines += ["AWS::EC2::SecurityGroup %s" % names[k] for k in groups]
-    lines += ["AWS::KMS::Key alias/%s" % names["kms_alias"]]
-    if partner:
-        lines += ["AWS::KMS::Key alias/%s in %s (backup copies, secret replicas)" % (names["backup_copy_kms_alias"],
-                                                                                     partner)]
-    lines += ["AWS::SecretsManager::Secret %s%s" % (n, " (+ replica in %s)" % partner if partner else "")
-              for n in sorted(names["secrets"].values())]
-    lines += ["AWS::RDS::DBSubnetGroup %s" % names["db_subnet_group"],
-              "AWS::RDS::DBParameterGroup %s" % names["db_parameter_group"],
-              "AWS::RDS::DBInstance %s" % names["db"]]
-    if partner:
-        lines.append("AWS::RDS::DBInstanceAutomatedBackupsReplication %s -> %s" % (names["db"], partner))
-    lines += ["PostgreSQL database ehrbase, roles and schemas on %s (db_init)" % names["db"],
-              "AWS::Logs::LogGroup %s" % names["log_group"],
-              "AWS::IAM::Role %s" % names["execution_role"], "AWS::IAM::Role %s" % names["task_role"],
-              "AWS::ECS::Cluster %s" % names["cluster"],
-              "AWS::CertificateManager::Certificate %s (+ %s.%s) and its DNS validation records" % (domain, region, domain),
-              "AWS::ElasticLoadBalancingV2::LoadBalancer %s" % names["alb"],
-              "AWS::ElasticLoadBalancingV2::TargetGroup %s" % names["target_group"],
-              "AWS::ElasticLoadBalancingV2::Listener %s:80 (redirect) and :443" % names["alb"],
-              "AWS::ECS::TaskDefinition %s" % names["task_family"],
-              "AWS::ECS::Service %s" % names["service"],
-              "AWS::ApplicationAutoScaling::ScalableTarget service/%s/%s" % (names["cluster"], names["service"]),
-              "AWS::ApplicationAutoScaling::ScalingPolicy %scpu70, %smemory80" % (names["scaling_policy_prefix"],
-                                                                                  names["scaling_policy_prefix"])]
+    lines = []
+    for kind in KINDS:
+        if kind.scope == "global" or (kind.scope == "partner" and not partner) or kind.role not in BUILDING_ROLES:
+            continue
+        for template in kind.plan:
+            if template == "subnets":
+                lines += ["AWS::EC2::Subnet %s %s" % (s["name"], s["cidr"]) for s in layout]
+            elif template == "secrets":
+                lines += ["%s %s%s" % (kind.cfn, n, " (+ replica in %s)" % partner if partner else "")
+                          for n in sorted(names["secrets"].values())]
+            else:
+                lines += _expand(template, dict(names, domain=domain, region=region, partner=partner), azs)
     return lines
+
+
+def _expand(template, fields, azs):
+    """A plan line, once per AZ when it names a per-AZ resource (a name with {az} in it)."""
+    per_az = [n for n, v in fields.items() if isinstance(v, str) and "{az}" in v and "{%s}" % n in template]
+    if not per_az:
+        return [template.format(**fields)]
+    return [template.format(**dict(fields, **dict((n, fields[n].format(az=az)) for n in per_az))) for az in azs]
+
+
+# The roles that build a region (creation_plan lists what they make).
+BUILDING_ROLES = ("network", "rds", "db_init", "ecs")
 
 
 def subnet_layout(public, private, prefix):

@@ -98,6 +98,12 @@ options:
     description: Name of the us-east-1 topic of the Route53 health-check alarms.
     type: str
     required: true
+  backup_copy_region:
+    description:
+      - The region that receives this region's backup copies (C(ehrbase_backup_partner)); empty for none.
+      - The replication is read there; one that is not running is a finding.
+    type: str
+    default: ""
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules

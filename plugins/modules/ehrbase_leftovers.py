@@ -117,6 +117,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
+from ansible_collections.medzen.ehrbase.plugins.module_utils.catalogue import kind
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
 from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import resource_names
 
@@ -194,8 +195,9 @@ def holds_text(held):
     return ", ".join("%s: %d" % (k, v) for k, v in sorted(held.items())) or "nothing"
 
 
-def finding(kind, obj_id, name, evidence, removable, why):
-    return {"type": kind, "id": obj_id, "name": name, "evidence": evidence, "removable": removable, "why": why}
+def finding(kind_key, obj_id, name, evidence, removable, why):
+    kind(kind_key)  # one of the catalogue's kinds (its twin kinds are what this module looks for)
+    return {"type": kind_key, "id": obj_id, "name": name, "evidence": evidence, "removable": removable, "why": why}
 
 
 def vpc_findings(reg):

@@ -211,7 +211,6 @@ def ecs_exec(region="af-south-1"):
     return bool(_service(region).get("enableExecuteCommand"))
 
 
-# --- a difference the roles cannot put back (docs/declared.md): a finding, never sealed ---------------------------
 def _alarm_subscription(region):
     sns = aws("sns", region)
     arn = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":%s-alarms" % P[region])][0]
@@ -220,16 +219,59 @@ def _alarm_subscription(region):
 
 def alarm_filter(region="af-south-1"):
     """A filter policy on the alarm e-mail subscription that drops every alarm (community.aws.sns_topic does not
-    manage filter policies, so no run puts this back)."""
+    read filter policies; the monitoring role's sns_subscription_filters removes it)."""
     sns, sub = _alarm_subscription(region)
     sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy",
                                     AttributeValue='{"severity": ["never"]}')
 
 
-def alarm_filter_removed(region="af-south-1"):
-    """What the operator does, as the finding's fix says."""
+def alarm_filter_value(region="af-south-1"):
     sns, sub = _alarm_subscription(region)
-    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy", AttributeValue="")
+    return (json.loads(sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"].get("FilterPolicy") or "{}")
+            or None)
+
+
+def _secret(region):
+    return P[region] + "/ehrbase/db-master"
+
+
+def secret_key_moved(region="eu-central-1"):
+    """The master password's secret moved from the region key to the AWS managed key."""
+    aws("secretsmanager", region).update_secret(SecretId=_secret(region), KmsKeyId="alias/aws/secretsmanager")
+
+
+def secret_key(region="eu-central-1"):
+    return aws("secretsmanager", region).describe_secret(SecretId=_secret(region)).get("KmsKeyId")
+
+
+def _db_arn(region):
+    return aws("rds", region).describe_db_instances(DBInstanceIdentifier=P[region] + "-db")["DBInstances"][0][
+        "DBInstanceArn"]
+
+
+def backup_copies_stopped(region="af-south-1", partner="eu-west-1"):
+    """The replication of the database's backups into its partner region stopped (AWS keeps the copies made)."""
+    aws("rds", partner).stop_db_instance_automated_backups_replication(SourceDBInstanceArn=_db_arn(region))
+
+
+def backup_copies_running(region="af-south-1", partner="eu-west-1"):
+    arn = _db_arn(region)
+    return any(b.get("DBInstanceArn") == arn and b.get("Status") == "replicating" for b in aws("rds", partner)
+               .describe_db_instance_automated_backups()["DBInstanceAutomatedBackups"])
+
+
+# --- a difference no run puts back (docs/declared.md): refused before any change, never sealed -------------------
+def twin_vpc(region="af-south-1"):
+    """An empty second VPC of the deployment's name, as a create retried after its answer was lost leaves; the run
+    never removes what it did not make without an explicit confirmation (playbooks/repair.yml)."""
+    ec2 = aws("ec2", region)
+    return ec2.create_vpc(CidrBlock="10.201.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": [
+        {"Key": "Name", "Value": P[region] + "-vpc"}, {"Key": "ManagedBy", "Value": "ansible/medzen.ehrbase"}]}])[
+        "Vpc"]["VpcId"]
+
+
+def twin_vpc_removed(vpc_id, region="af-south-1"):
+    aws("ec2", region).delete_vpc(VpcId=vpc_id)
 
 
 def seal(region):
