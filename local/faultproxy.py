@@ -2,7 +2,7 @@
 
     faultproxy.py --listen 5400 [--target http://127.0.0.1:5000] [--seed 1]
                   [--throttle 0.1] [--error 0.05] [--drop 0.05] [--only eu-central-1:CreateVpc] [--limit 1]
-                  [--always eu-central-1:CreateVpc]
+                  [--always eu-central-1:CreateVpc] [--deny af-south-1:DescribeServices]
 
 Point the collection at it (AWS_ENDPOINT_URL=http://127.0.0.1:5400) and every AWS call passes through it:
 
@@ -15,7 +15,9 @@ Point the collection at it (AWS_ENDPOINT_URL=http://127.0.0.1:5400) and every AW
 
 Faults are drawn from a seeded random generator, so a seed repeats a run's faults (up to the order in which
 parallel regions' calls arrive). --only limits faults to calls named region:Action or Action; --limit caps how
-many faults are injected; --always region:Action drops (or, for a read, fails) the first such call for certain.
+many faults are injected; --always region:Action drops (or, for a read, fails) the first such call for certain;
+--deny region:Action answers every such call AccessDenied, which no SDK retries (a permission missing in one region,
+as a service control policy or a permissions boundary leaves it).
 Every call is counted (reads and mutating per action): GET /faultproxy/stats; the
 configuration can be changed while it runs: POST /faultproxy/config with a JSON body of the options above;
 POST /faultproxy/reset zeroes the counters. /moto-api/ calls pass untouched and uncounted.
@@ -83,10 +85,11 @@ class Faults:
         self.configure(**options)
         self.reset()
 
-    def configure(self, seed=0, throttle=0.0, error=0.0, drop=0.0, only=None, limit=None, always=None):
+    def configure(self, seed=0, throttle=0.0, error=0.0, drop=0.0, only=None, limit=None, always=None, deny=None):
         with self.lock:
             self.options = {"seed": seed, "throttle": float(throttle), "error": float(error), "drop": float(drop),
-                            "only": list(only or []), "limit": limit, "always": list(always or [])}
+                            "only": list(only or []), "limit": limit, "always": list(always or []),
+                            "deny": list(deny or [])}
             self.always_left = set(self.options["always"])
             self.rng = random.Random(seed)
             self.injected_total = 0
@@ -98,11 +101,14 @@ class Faults:
             self.injected_total = 0
 
     def decide(self, region, action):
-        """Count the call and return the fault to inject ('throttle', 'error', 'drop' or None)."""
+        """Count the call and return the fault to inject ('throttle', 'error', 'drop', 'deny' or None)."""
         with self.lock:
             key = "%s:%s" % (region, action)
             self.calls[key] = self.calls.get(key, 0) + 1
             opts = self.options
+            if key in opts["deny"] or action in opts["deny"]:
+                self.injected.append({"fault": "deny", "region": region, "action": action})
+                return "deny"
             if key in self.always_left or action in self.always_left:  # the first such call, for certain
                 self.always_left.discard(key if key in self.always_left else action)
                 fault = "error" if is_read(action) else "drop"
@@ -160,6 +166,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault == "error":
             return self.answer(*error_answer(service, self.headers, "ServiceUnavailable",
                                              "Service is unavailable (faultproxy)", 503))
+        if fault == "deny":
+            code = "AccessDeniedException" if self.headers.get("X-Amz-Target") else "AccessDenied"
+            return self.answer(*error_answer(service, self.headers, code, "%s is not allowed in %s (faultproxy)"
+                                             % (action, region), 400 if self.headers.get("X-Amz-Target") else 403))
         if fault == "drop":
             self.forward(body, reply=False)
             self.close_connection = True
@@ -238,10 +248,11 @@ def main(argv):
     parser.add_argument("--only", action="append", default=[])
     parser.add_argument("--limit", type=int)
     parser.add_argument("--always", action="append", default=[])
+    parser.add_argument("--deny", action="append", default=[])
     args = parser.parse_args(argv)
     proxy = FaultProxy(args.target, args.listen, seed=args.seed, throttle=args.throttle, error=args.error,
-                       drop=args.drop, only=args.only, limit=args.limit, always=args.always)
-    print("faultproxy on %s -> %s (EMULATION of throttling, 5xx and lost answers); stats: %s/faultproxy/stats"
+                       drop=args.drop, only=args.only, limit=args.limit, always=args.always, deny=args.deny)
+    print("faultproxy on %s -> %s (EMULATION of throttling, 5xx, lost answers and denied calls); stats: %s/faultproxy/stats"
           % (proxy.url, args.target, proxy.url), flush=True)
     try:
         proxy.server.serve_forever()

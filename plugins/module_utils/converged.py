@@ -357,9 +357,9 @@ class Snapshot(Reader):
                                                           ("StartRecordIdentifier", "NextRecordIdentifier"))
                               if answer.get(n))
             for record in records:
-                self.put("dns_record", "DNS record %s %s%s" % (record["Name"], record["Type"],
-                                                 " " + record["SetIdentifier"] if record.get("SetIdentifier") else ""),
-                         record)
+                name = "DNS record %s %s%s" % (record["Name"], record["Type"],
+                                               " " + record["SetIdentifier"] if record.get("SetIdentifier") else "")
+                self.put("dns_record", name, record)
         checks, kwargs = [], {}
         while True:
             answer = self.call("route53", "list_health_checks", **kwargs)

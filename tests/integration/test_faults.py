@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+import drift
 from census import FAST, OURS, assert_exactly_one_of_each
 from helpers import ENDPOINT, REGIONS, ROOT, aws, recap, run_playbook, unfolded
 
@@ -21,6 +22,14 @@ from faultproxy import FaultProxy  # noqa: E402  pylint: disable=wrong-import-po
 
 @pytest.fixture
 def proxy(emulator):
+    fp = FaultProxy(ENDPOINT).start()
+    yield fp
+    fp.stop()
+
+
+@pytest.fixture
+def denying_proxy():
+    """A proxy in front of the deployment the fault test converged (no reset): it denies what the test says."""
     fp = FaultProxy(ENDPOINT).start()
     yield fp
     fp.stop()
@@ -86,3 +95,24 @@ def the_faulted_run_reached_its_end_and_named_its_own_twin(rc, out):
     for region in failed:  # each stopped at its seal, after verify: nothing else failed
         assert "%s: " % region in text and "so the region was NOT SEALED" in text, out[-4000:]
     assert "PLAY [Verify - every region serves EHRs]" in out and "PLAY [Seal - what this complete run left" in out
+
+
+def test_a_region_failing_in_the_batch_lets_the_other_finish_then_the_run_names_it(denying_proxy):
+    """Failure containment: in the batch of non-primary regions, af-south-1 fails (every ECS DescribeServices there
+    is denied, as a permission missing in one region would be: no SDK retries AccessDenied) while eu-central-1, in
+    the same batch, has drift to repair. eu-central-1 finishes its region play - the drift is put back - and the run
+    then stops before any release, DNS or monitoring change, naming af-south-1; no region is sealed over it."""
+    seals = dict((r, drift.seal(r)) for r in REGIONS)
+    drift.sg_rule("eu-central-1")
+    denying_proxy.faults.configure(deny=["af-south-1:DescribeServices"])
+    rc, out = run_playbook("site.yml", env=through(denying_proxy))
+    text = unfolded(out)
+    assert rc != 0 and "af-south-1 failed in the region play" in text and "Nothing more was changed" in text, out[-4000:]
+    assert not drift.sg_rule_present("eu-central-1"), out[-4000:]  # the other region of the batch finished its work
+    played = out.split("TASK [This region got through its play")[-1].split("TASK [")[0]
+    assert "ok: [eu-central-1]" in played and "af-south-1" not in played, played
+    assert "PLAY [Monitoring" not in out and "PLAY [Seal" not in out
+    assert dict((r, drift.seal(r)) for r in REGIONS) == seals
+    denying_proxy.faults.configure()
+    rc, out = run_playbook("site.yml", *FAST)
+    assert rc == 0, out[-4000:]
