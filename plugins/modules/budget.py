@@ -265,10 +265,22 @@ def ensure_present(api, module):
     if have is None:
         updated = ["created"] + ["notification+ " + label(k) for k in sorted(want_notes)]
         if not module.check_mode:
-            api.client.create_budget(
-                aws_retry=True, AccountId=api.account, Budget=want,
-                NotificationsWithSubscribers=[dict(Notification=d, Subscribers=s) for d, s in want_notes.values()])
+            try:
+                api.client.create_budget(
+                    aws_retry=True, AccountId=api.account, Budget=want,
+                    NotificationsWithSubscribers=[dict(Notification=d, Subscribers=s) for d, s in want_notes.values()])
+            except is_boto3_error_code("DuplicateRecordException"):
+                # CreateBudget takes no idempotency token: a create whose answer was lost, sent again by botocore,
+                # meets the budget the first one made. Converge that one (it is this run's own).
+                _changed, more, budget, notes = converge(api, module, want, want_notes, api.describe(p["name"]))
+                return True, updated + more, budget, notes
         return True, updated, api.describe(p["name"]) if not module.check_mode else want, want_notes
+    return converge(api, module, want, want_notes, have)
+
+
+def converge(api, module, want, want_notes, have):
+    """An existing budget brought to the wanted one: (changed, what changed, budget, notifications)."""
+    p = module.params
     updated = budget_changes(want, have)
     if updated and not module.check_mode:
         new = dict(have, **want)
