@@ -106,12 +106,8 @@ class Faults:
             key = "%s:%s" % (region, action)
             self.calls[key] = self.calls.get(key, 0) + 1
             opts = self.options
-            if key in opts["deny"] or action in opts["deny"]:
-                self.injected.append({"fault": "deny", "region": region, "action": action})
-                return "deny"
-            if key in self.always_left or action in self.always_left:  # the first such call, for certain
-                self.always_left.discard(key if key in self.always_left else action)
-                fault = "error" if is_read(action) else "drop"
+            fault = self.certain(key, action)
+            if fault:
                 self.injected.append({"fault": fault, "region": region, "action": action})
                 return fault
             if opts["only"] and key not in opts["only"] and action not in opts["only"]:
@@ -130,6 +126,15 @@ class Faults:
                 self.injected_total += 1
                 self.injected.append({"fault": fault, "region": region, "action": action})
             return fault
+
+    def certain(self, key, action):
+        """The fault this call gets for certain (under the lock): denied, or the first of an --always call."""
+        if key in self.options["deny"] or action in self.options["deny"]:
+            return "deny"
+        if key in self.always_left or action in self.always_left:
+            self.always_left.discard(key if key in self.always_left else action)
+            return "error" if is_read(action) else "drop"
+        return None
 
     def stats(self):
         with self.lock:

@@ -17,20 +17,26 @@ def network_census(region):
     ec2 = aws("ec2", region)
     vpcs = [v["VpcId"] for v in ec2.describe_vpcs(Filters=OURS)["Vpcs"]]
     in_vpcs = [{"Name": "vpc-id", "Values": vpcs}]
-    addresses = ec2.describe_addresses()["Addresses"]
-    igws = ec2.describe_internet_gateways()["InternetGateways"]
     tables = ec2.describe_route_tables(Filters=in_vpcs)["RouteTables"]
-    return {
+    return dict(gateway_census(region), **{
         "vpc": len(vpcs),
         "subnet": len(ec2.describe_subnets(Filters=in_vpcs)["Subnets"]),
+        "security_group": len([g for g in ec2.describe_security_groups(Filters=in_vpcs)["SecurityGroups"]
+                               if g["GroupName"] != "default"]),
+        "route_table": len([t for t in tables if not any(a.get("Main") for a in t.get("Associations", []))]),
+    })
+
+
+def gateway_census(region):
+    ec2 = aws("ec2", region)
+    addresses = ec2.describe_addresses()["Addresses"]
+    igws = ec2.describe_internet_gateways()["InternetGateways"]
+    return {
         "nat_gateway": len([n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] in ("pending", "available")]),
         "elastic_ip": len(addresses),
         "elastic_ip_unassociated": len([a for a in addresses if not a.get("AssociationId")]),
         "internet_gateway": len([i for i in igws if any(t["Value"] == PREFIX[region] + "-igw" for t in i.get("Tags", []))]),
         "internet_gateway_detached": len([i for i in igws if not i.get("Attachments")]),
-        "security_group": len([g for g in ec2.describe_security_groups(Filters=in_vpcs)["SecurityGroups"]
-                               if g["GroupName"] != "default"]),
-        "route_table": len([t for t in tables if not any(a.get("Main") for a in t.get("Associations", []))]),
     }
 
 
