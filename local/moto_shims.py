@@ -2,14 +2,20 @@
 
 Local mode only. Each shim makes moto answer like AWS does, so the collection
 keeps the exact calls it makes against real AWS (we never weaken what prod gets
-to please the emulator). Every shim names the moto behaviour it corrects.
+to please the emulator). One function per shim, named for the AWS behaviour it
+restores (its comment says what moto does instead; the number is its entry in
+docs/local.md); SHIMS applies them in one list.
 """
 
 import os
 import sys
+import threading
+
+# One lock for the idempotency shims (a token's first object is looked up and made under it).
+TOKEN_LOCK = threading.Lock()
 
 
-def apply():
+def nat_gateway_tag_resource_type():
     # 1. EC2 DescribeTags: moto reports NAT gateways as resource-type
     #    "nat-gateway"; AWS (and amazon.aws.ec2_vpc_nat_gateway's tag filter) use
     #    "natgateway". Without this every run re-tags the NAT gateways and reports
@@ -18,6 +24,8 @@ def apply():
 
     ec2_utils.EC2_PREFIX_TO_RESOURCE["nat"] = "natgateway"
 
+
+def rds_master_user_in_local_postgres():
     # 2. RDS master user: on AWS, CreateDBInstance makes the master user exist on
     #    the new server, and ModifyDBInstance(MasterUserPassword) changes its
     #    password. Here the "server" is the region's local PostgreSQL, so do the
@@ -40,6 +48,8 @@ def apply():
     RDSBackend.create_db_instance = create_db_instance
     RDSBackend.modify_db_instance = modify_db_instance
 
+
+def rds_gp3_baseline_reported():
     # 3. RDS gp3 storage: AWS always reports a gp3 instance's baseline
     #    (3000 IOPS, 125 MiB/s below 400 GiB); moto leaves Iops/StorageThroughput
     #    out, and amazon.aws.rds_instance fails on the next run with KeyError
@@ -58,17 +68,24 @@ def apply():
 
     rds_models.DBInstance.__init__ = instance_init_gp3_baseline
 
+
+def rds_latest_restorable_time_lags():
     # 15. RDS LatestRestorableTime: moto says "now"; AWS's lags the present by about five minutes (transaction logs
     #     are uploaded every five minutes). The maintenance report measures backup age from it.
+    from moto.rds import models as rds_models
     import datetime as _datetime
 
     from moto.core.utils import utcnow as _utcnow
 
     rds_models.DBInstance.latest_restorable_time = property(lambda self: _utcnow() - _datetime.timedelta(minutes=5))
 
+
+def rds_missing_parameter_group_not_found():
     # 4. DescribeDBParameterGroups with a name that does not exist: AWS raises
     #    DBParameterGroupNotFound; moto answers an empty list, which makes
     #    amazon.aws.rds_instance_param_group fail with "list index out of range".
+    from moto.rds import models as rds_models
+    from moto.rds.models import RDSBackend
     describe_groups = RDSBackend.describe_db_parameter_groups
 
     def describe_db_parameter_groups(self, kwargs):
@@ -80,10 +97,13 @@ def apply():
 
     RDSBackend.describe_db_parameter_groups = describe_db_parameter_groups
 
+
+def rds_force_ssl_listed():
     # 5. DescribeDBParameters: AWS lists every engine parameter of the family;
     #    moto lists only the ones set by hand, so rds_instance_param_group reports
     #    "not an available parameter". Seed the parameters we manage with AWS's
     #    definitions (PostgreSQL 15+ on RDS: rds.force_ssl, boolean, default 1).
+    from moto.rds import models as rds_models
     group_init = rds_models.DBParameterGroup.__init__
 
     def group_init_with_defaults(self, *args, **kwargs):
@@ -97,6 +117,8 @@ def apply():
 
     rds_models.DBParameterGroup.__init__ = group_init_with_defaults
 
+
+def ecs_create_service_keeps_deployment_settings():
     # 6. ECS CreateService: moto drops deploymentConfiguration,
     #    healthCheckGracePeriodSeconds and enableECSManagedTags from the request,
     #    so every later run "changes" them again. Keep them, as AWS does.
@@ -116,6 +138,8 @@ def apply():
 
     EC2ContainerServiceResponse.create_service = create_service_keeping_settings
 
+
+def elbv2_attributes_with_defaults():
     # 7. ELBv2 DescribeLoadBalancerAttributes: AWS returns every attribute of an
     #    application load balancer with its default; moto only a few, and
     #    amazon.aws.elb_application_lb fails reading e.g.
@@ -144,6 +168,8 @@ def apply():
 
     elbv2_models.FakeLoadBalancer.__init__ = lb_init_with_defaults
 
+
+def autoscaling_policies_filtered_by_name():
     # 8. Application Auto Scaling DescribeScalingPolicies ignores PolicyNames, so
     #    asking for the memory policy with MaxResults=1 returns the CPU policy and
     #    community.aws.application_autoscaling_policy rewrites it every run.
@@ -163,6 +189,8 @@ def apply():
 
     aas_responses.ApplicationAutoScalingResponse.describe_scaling_policies = describe_scaling_policies
 
+
+def route53_create_after_delete_and_no_duplicate():
     # 9. Route53 ChangeResourceRecordSets: moto refuses a CREATE that repeats one
     #    in its change journal when ANY record sorts after the name, even if the
     #    record was deleted since ("already exists"; amazon.aws.route53 then reports
@@ -192,9 +220,12 @@ def apply():
 
     Route53Backend.change_resource_record_sets = change_resource_record_sets
 
+
+def budgets_update_and_subscribers():
     # 10. AWS Budgets: moto implements neither UpdateBudget nor
     #     DescribeSubscribersForNotification (AWS has both; the budget module
     #     uses them to change an amount and to compare subscribers).
+    import json as _json
     from moto.budgets.exceptions import NotFoundException as BudgetNotFound
     from moto.budgets.responses import BudgetsResponse
 
@@ -222,6 +253,8 @@ def apply():
     BudgetsResponse.update_budget = update_budget
     BudgetsResponse.describe_subscribers_for_notification = describe_subscribers_for_notification
 
+
+def rds_pending_maintenance_actions():
     # 11. RDS DescribePendingMaintenanceActions: moto has no such call (AWS answers an empty list when nothing is
     #     pending); the diagnose and maintenance reports read it.
     from moto.core.responses import ActionResult
@@ -232,6 +265,8 @@ def apply():
 
     RDSResponse.describe_pending_maintenance_actions = describe_pending_maintenance_actions
 
+
+def cost_explorer_emulated_bill():
     # 13. Cost Explorer: moto keeps no costs (GetCostAndUsage answers from a one-shot queue keyed by the request body)
     #     and has no GetCostForecast. Both answer from the EMULATED bill in local/cost_table.json, as AWS would:
     #     grouped by up to two dimensions (REGION, SERVICE), filtered on the cost-allocation tag, per month.
@@ -250,8 +285,11 @@ def apply():
     CostExplorerResponse.get_cost_and_usage = get_cost_and_usage
     CostExplorerResponse.get_cost_forecast = get_cost_forecast
 
+
+def cloudwatch_alarm_history():
     # 14. CloudWatch DescribeAlarmHistory: moto keeps each alarm's earlier states but has no such call. Answer the
     #     state updates as AWS words them ("Alarm updated from OK to ALARM"), newest first.
+    from moto.core.responses import ActionResult
     from moto.cloudwatch.models import cloudwatch_backends
     from moto.cloudwatch.responses import CloudWatchResponse
 
@@ -273,9 +311,12 @@ def apply():
 
     CloudWatchResponse.describe_alarm_history = describe_alarm_history
 
+
+def ecs_task_definitions_sorted():
     # 16. ECS ListTaskDefinitions: moto ignores `sort` and `maxResults` (always oldest first, everything). AWS sorts
     #     by revision (DESC newest first) and pages; ecs_task_definition asks for the newest ACTIVE revision with
     #     sort=DESC, maxResults=1, so on moto it compared with the oldest and re-registered after any version change.
+    from moto.core.responses import ActionResult
     from moto.ecs.responses import EC2ContainerServiceResponse
 
     def list_task_definitions(self):
@@ -287,6 +328,8 @@ def apply():
 
     EC2ContainerServiceResponse.list_task_definitions = list_task_definitions
 
+
+def secret_replicas_keep_their_key():
     # 18. Secrets Manager replicas: moto reports every replica as encrypted with aws/secretsmanager and drops the
     #     KmsKeyId the request gave (AWS encrypts the replica with it). Keep it, so the encryption can be checked.
     from moto.secretsmanager.models import FakeSecret
@@ -302,6 +345,8 @@ def apply():
 
     FakeSecret.create_replicas = create_replicas_keeping_keys
 
+
+def secret_marked_for_deletion_message():
     # 19. Secrets Manager GetSecretValue on a secret scheduled for deletion: AWS says "... because it was marked for
     #     deletion." (what amazon.aws's secretsmanager_secret lookup matches for on_deleted); moto words it "...
     #     currently marked deleted.", so the lookup raised instead of skipping the secret.
@@ -321,17 +366,15 @@ def apply():
 
     SecretsManagerBackend.get_secret_value = get_secret_value_aws_wording
 
+
+def idempotency_tokens_honoured():
     # 20. Idempotency tokens: AWS returns the first object when a create is repeated with the token of an earlier
     #     one (the SDK fills ClientToken in itself for CreateNatGateway and CreateRouteTable, so a create retried after
     #     a lost answer is safe); Route 53 does the same for a repeated CallerReference. moto ignores both and creates
     #     a second object. Honour them, so the fault tests see AWS's behaviour, not the emulator's.
-    import threading
-
     from moto.ec2.responses.nat_gateways import NatGateways
     from moto.ec2.responses.route_tables import RouteTables
     from moto.route53.models import Route53Backend
-
-    token_lock = threading.Lock()
 
     def honour_client_token(responses, method, backend_method, store_attr):
         create = getattr(responses, method)
@@ -341,7 +384,7 @@ def apply():
             if not token:
                 return create(self)
             backend = self.ec2_backend
-            with token_lock:
+            with TOKEN_LOCK:
                 tokens = backend.__dict__.setdefault("_shim_client_tokens", {})
                 store = getattr(backend, store_attr)
                 first = store.get(tokens.get((method, token)))
@@ -366,7 +409,7 @@ def apply():
     create_health_check = Route53Backend.create_health_check
 
     def create_health_check_once(self, caller_reference, health_check_args):
-        with token_lock:
+        with TOKEN_LOCK:
             for check in self.health_checks.values():
                 if check.caller_reference == caller_reference:
                     return check
@@ -377,7 +420,7 @@ def apply():
     create_hosted_zone = Route53Backend.create_hosted_zone
 
     def create_hosted_zone_once(self, name, private_zone, caller_reference=None, *args, **kwargs):
-        with token_lock:
+        with TOKEN_LOCK:
             for zone in self.zones.values():
                 if caller_reference and zone.caller_reference == caller_reference:
                     return zone
@@ -385,17 +428,20 @@ def apply():
 
     Route53Backend.create_hosted_zone = create_hosted_zone_once
 
+
+def elbv2_create_load_balancer_idempotent():
     # 21. ELBv2 CreateLoadBalancer is idempotent on AWS: a create with the name of an existing load balancer and the
     #     same settings returns that one ("each call succeeds"), other settings fail DuplicateLoadBalancerName (here:
     #     another scheme, the setting a same-named create could differ in for this collection). moto
     #     checks for a duplicate by ARN, which holds a random id, so a create the SDK retried after a lost answer made
     #     a second ALB of the same name (seen in the fault test, 2026-12-04).
+    from moto.elbv2 import models as elbv2_models
     from moto.elbv2.exceptions import DuplicateLoadBalancerName
 
     create_load_balancer = elbv2_models.ELBv2Backend.create_load_balancer
 
     def create_load_balancer_once(self, name, *args, **kwargs):
-        with token_lock:
+        with TOKEN_LOCK:
             for lb in self.load_balancers.values():
                 if lb.name == name:
                     if kwargs.get("scheme", lb.scheme) != lb.scheme:
@@ -405,17 +451,53 @@ def apply():
 
     elbv2_models.ELBv2Backend.create_load_balancer = create_load_balancer_once
 
+
+def ecs_data_plane_emulation():
     # 12. What AWS's data plane shows (target health, stopped tasks, health-check reports): an EMULATION from the
     #     stand-ins and the emulator's own network state, see ecs_plane.py.
     import ecs_plane
 
     ecs_plane.apply()
 
+
+def backup_plane_emulation():
     # 17. RDS automated-backup replication, restores from its copies, and a lost region: an EMULATION with real
     #     dumps and real PostgreSQL servers (moto has no replication call and keeps no data), see backup_plane.py.
     import backup_plane
 
     backup_plane.apply()
+
+
+# Applied in this order (moto_shims.py main() before moto starts).
+SHIMS = (
+    nat_gateway_tag_resource_type,
+    rds_master_user_in_local_postgres,
+    rds_gp3_baseline_reported,
+    rds_latest_restorable_time_lags,
+    rds_missing_parameter_group_not_found,
+    rds_force_ssl_listed,
+    ecs_create_service_keeps_deployment_settings,
+    elbv2_attributes_with_defaults,
+    autoscaling_policies_filtered_by_name,
+    route53_create_after_delete_and_no_duplicate,
+    budgets_update_and_subscribers,
+    rds_pending_maintenance_actions,
+    cost_explorer_emulated_bill,
+    cloudwatch_alarm_history,
+    ecs_task_definitions_sorted,
+    secret_replicas_keep_their_key,
+    secret_marked_for_deletion_message,
+    idempotency_tokens_honoured,
+    elbv2_create_load_balancer_idempotent,
+    ecs_data_plane_emulation,
+    backup_plane_emulation,
+)
+
+
+def apply():
+    """Every shim, in the order they are applied (a later one may wrap what an earlier one patched)."""
+    for shim in SHIMS:
+        shim()
 
 
 def _cost_table():

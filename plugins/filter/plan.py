@@ -12,15 +12,16 @@ import os
 
 import yaml
 
-from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import (
-    creation_plan,
+from ansible_collections.medzen.ehrbase.plugins.module_utils.catalogue import creation_plan
+from ansible_collections.medzen.ehrbase.plugins.module_utils.names import (
     global_names,
+    primary_region,
     region_short,
     resource_names,
     subnet_layout,
     subnets_by_az,
-    validate_plan,
 )
+from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import validate_plan
 
 # Host variables the plan validator reads for every region.
 PLAN_VARIABLES = (
@@ -141,6 +142,7 @@ class FilterModule(object):
             "creation_plan": creation_plan,
             "plan_errors": plan_errors,
             "plan_typos": plan_typos,
+            "primary_region": primary_region,
             "role_option_names": role_option_names,
             "global_names": global_names,
             "region_short": region_short,

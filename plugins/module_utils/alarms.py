@@ -3,9 +3,8 @@
 # Apache License 2.0
 """CloudWatch metric alarms as the API wants them, compared with what CloudWatch stores.
 
-Shared by cloudwatch_metric_math_alarm (one metric math alarm) and cloudwatch_metric_alarms (a region's alarms in one
-call). The comparison covers the metric queries too: amazon.aws.cloudwatch_metric_alarm drops them and then finds every
-metric math alarm changed.
+Used by cloudwatch_metric_alarms (a region's alarms in one call). The comparison covers the metric queries too:
+amazon.aws.cloudwatch_metric_alarm drops them and then finds every metric math alarm changed.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -23,6 +23,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.medzen.ehrbase.plugins.module_utils.names import resource_names, subnet_layout
+
 # Options that say how a module works, not what the resource is: no kind declares them.
 HOW = frozenset(("state", "region", "wait", "wait_timeout", "apply_immediately", "client_token", "if_exist_do_not_create",
                  "overwrite", "modify_targets", "use_unique_names", "desired_count_mode", "revisions"))
@@ -326,3 +328,37 @@ def markdown():
             k.key, k.cfn, k.tier, k.role, ", ".join("`%s`" % m for m in sorted(k.modules)), attributes,
             ", ".join(k.reads) or "-", ", ".join(k.aws_changes) or "-", where, teardown))
     return "\n".join(rows) + "\n"
+
+
+# The roles that build a region (creation_plan lists what they make).
+BUILDING_ROLES = ("network", "rds", "db_init", "ecs")
+
+
+def creation_plan(prefix, public, private, domain, region, partner=""):
+    """What the region roles create in a region that does not exist yet, as "<type> <name>" lines: check mode cannot
+    ask AWS about the resources that hang off a VPC that is not there, so it lists them from the catalogue's kinds
+    (catalogue.py), the plan and the naming rule instead."""
+    names = resource_names(prefix)
+    layout = subnet_layout(public, private, prefix)
+    azs = sorted(set(s["az"][-1:] for s in layout))
+    lines = []
+    for kind in KINDS:
+        if kind.scope == "global" or (kind.scope == "partner" and not partner) or kind.role not in BUILDING_ROLES:
+            continue
+        for template in kind.plan:
+            if template == "subnets":
+                lines += ["AWS::EC2::Subnet %s %s" % (s["name"], s["cidr"]) for s in layout]
+            elif template == "secrets":
+                lines += ["%s %s%s" % (kind.cfn, n, " (+ replica in %s)" % partner if partner else "")
+                          for n in sorted(names["secrets"].values())]
+            else:
+                lines += _expand(template, dict(names, domain=domain, region=region, partner=partner), azs)
+    return lines
+
+
+def _expand(template, fields, azs):
+    """A plan line, once per AZ when it names a per-AZ resource (a name with {az} in it)."""
+    per_az = [n for n, v in fields.items() if isinstance(v, str) and "{az}" in v and "{%s}" % n in template]
+    if not per_az:
+        return [template.format(**fields)]
+    return [template.format(**dict(fields, **dict((n, fields[n].format(az=az)) for n in per_az))) for az in azs]

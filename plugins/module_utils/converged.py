@@ -40,7 +40,7 @@ from ansible_collections.medzen.ehrbase.plugins.module_utils.backup_copies impor
 from ansible_collections.medzen.ehrbase.plugins.module_utils.catalogue import aws_changes, kind
 from ansible_collections.medzen.ehrbase.plugins.module_utils.declared import (
     DECLARED, filter_policy, finding, key_policy_findings, role_findings)
-from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import RESOURCE_NAMES
+from ansible_collections.medzen.ehrbase.plugins.module_utils.names import RESOURCE_NAMES
 from ansible_collections.medzen.ehrbase.plugins.module_utils.reads import Reader, plain
 
 SEAL_VERSION = 2

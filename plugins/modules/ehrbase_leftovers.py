@@ -119,7 +119,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.catalogue import kind
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
-from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import resource_names
+from ansible_collections.medzen.ehrbase.plugins.module_utils.names import resource_names
 
 LIVE_NAT = ["pending", "available"]
 KEY_PENDING_DAYS = 30

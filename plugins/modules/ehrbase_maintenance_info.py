@@ -111,7 +111,7 @@ import datetime
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import resource_names
+from ansible_collections.medzen.ehrbase.plugins.module_utils.names import resource_names
 from ansible_collections.medzen.ehrbase.plugins.module_utils.reads import Reader, plain
 
 

@@ -157,7 +157,7 @@ def test_the_fields_aws_changes_are_the_catalogues():
 
 
 def test_the_census_and_the_creation_plan_come_from_the_catalogue():
-    from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import creation_plan
+    from ansible_collections.medzen.ehrbase.plugins.module_utils.catalogue import creation_plan
     census = catalogue.census()
     assert census["subnet"] == 4 and census["nat_gateway"] == 2 and census["security_group"] == 3
     public = [{"az": "eu-west-1a", "cidr": "10.0.1.0/24"}, {"az": "eu-west-1b", "cidr": "10.0.2.0/24"}]

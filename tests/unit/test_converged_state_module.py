@@ -6,7 +6,7 @@ The region is made with boto3 (a VPC, a security group, a secret) under a prefix
 import json
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.converged import decode
-from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import resource_names
+from ansible_collections.medzen.ehrbase.plugins.module_utils.names import resource_names
 from helpers import aws, run_module
 
 REGION = "eu-west-1"

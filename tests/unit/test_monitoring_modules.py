@@ -151,30 +151,6 @@ def rate_metrics(lb="app/alb/1", period=60):
             {"Id": "requests", "ReturnData": False, "MetricStat": stat("RequestCount")}]
 
 
-def test_metric_math_alarm_is_idempotent_and_detects_changes():
-    cw = aws("cloudwatch")
-    name = "medzen-test-alb-5xx-rate"
-    cw.delete_alarms(AlarmNames=[name])
-    topic = "arn:aws:sns:eu-west-1:123456789012:alarms"
-    args = {"name": name, "metrics": rate_metrics(), "threshold": 1, "treat_missing_data": "notBreaching",
-            "alarm_actions": [topic], "ok_actions": [topic]}
-    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_math_alarm", args, check_mode=True)
-    assert rc == 0 and res["changed"] and not cw.describe_alarms(AlarmNames=[name])["MetricAlarms"], out
-    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_math_alarm", args)
-    assert rc == 0 and res["changed"], out
-    stored = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
-    assert stored["OKActions"] == [topic] and len(stored["Metrics"]) == 3
-    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_math_alarm", args)
-    assert rc == 0 and not res["changed"], out
-    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_math_alarm", dict(args, metrics=rate_metrics("app/alb/2")))
-    assert rc == 0 and res["updated"] == ["Metrics"], out
-    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_math_alarm", {"name": name, "state": "absent"})
-    assert rc == 0 and res["changed"] and not cw.describe_alarms(AlarmNames=[name])["MetricAlarms"], out
-    bad = dict(args, metrics=[dict(m, ReturnData=True) for m in rate_metrics()])
-    rc, res, out = run_module("medzen.ehrbase.cloudwatch_metric_math_alarm", bad)
-    assert rc != 0 and "exactly one query must have ReturnData true" in res["msg"], out
-
-
 def region_alarms(cpu=80):
     return [{"name": "ecs-cpu-high", "description": " CPU above %d %% \n" % cpu, "namespace": "AWS/ECS",
              "metric_name": "CPUUtilization", "statistic": "Average", "threshold": cpu,

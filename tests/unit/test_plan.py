@@ -4,13 +4,14 @@ import copy
 
 import pytest
 
-from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import (
+from ansible_collections.medzen.ehrbase.plugins.module_utils.names import (
     global_names,
+    primary_region,
     region_short,
     resource_names,
     subnet_layout,
-    validate_plan,
 )
+from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import validate_plan
 
 
 def region(role, n, az=None):
@@ -380,7 +381,7 @@ def test_typos_of_known_variables_are_named_and_others_left_alone():
 
 
 def test_creation_plan_lists_every_resource_of_a_new_region_by_type_and_name():
-    from ansible_collections.medzen.ehrbase.plugins.module_utils.plan import creation_plan
+    from ansible_collections.medzen.ehrbase.plugins.module_utils.catalogue import creation_plan
 
     r = region("primary", 0)
     lines = creation_plan("medzen-prod-euw1", r["network_public_subnets"], r["network_private_subnets"],
@@ -390,3 +391,10 @@ def test_creation_plan_lists_every_resource_of_a_new_region_by_type_and_name():
     assert len([l for l in lines if l.startswith("AWS::EC2::NatGateway")]) == 2
     assert len([l for l in lines if l.startswith("AWS::SecretsManager::Secret")]) == 5
     assert "AWS::RDS::DBInstance medzen-prod-euw1-db" in lines and "AWS::ECS::Service medzen-prod-euw1-ehrbase" in lines
+
+
+def test_the_primary_is_found_in_one_place():
+    regions = [{"inventory_hostname": "eu-central-1", "ehrbase_region": "eu-central-1", "ehrbase_region_role": "secondary"},
+               {"inventory_hostname": "eu-west-1", "ehrbase_region": "eu-west-1", "ehrbase_region_role": "primary"}]
+    assert primary_region(regions) == "eu-west-1"
+    assert primary_region(regions[:1]) == "" and primary_region([]) == ""
