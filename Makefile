@@ -117,13 +117,13 @@ sanity-changed: setup  ## ansible-test sanity of the files changed since HEAD (t
 	if [ -z "$$files" ]; then echo "sanity-changed: no file changed since HEAD"; \
 	else BIN=$(BIN) bash tests/sanity/run.sh $$files; fi
 
-package-quick: setup  ## The packaging checks without galaxy-importer (make package runs it)
-	$(PYTEST) tests/packaging -k "not galaxy_importer"
+package-quick: setup  ## The packaging checks without galaxy-importer and the docsite (make package runs both)
+	$(PYTEST) tests/packaging -k "not galaxy_importer and not docsite"
 
 unit-quick: setup  ## The unit tests that need no emulator or PostgreSQL
 	$(PYTEST) $(QUICK_UNIT)
 
-package: setup  ## galaxy build + galaxy-importer, ansible-doc of every plugin/role, role READMEs, argument specs, AWX surveys, EE, changelog
+package: setup  ## galaxy build + galaxy-importer, ansible-doc of every plugin/role, the docsite (-W), links, role READMEs, argument specs, AWX surveys, EE, changelog
 	$(PYTEST) tests/packaging
 
 unit: setup  ## pytest unit and module tests (own emulator and PostgreSQL)
@@ -157,9 +157,10 @@ awx: setup  ## AWX job templates launched through ansible-runner as AWX 24 start
 bench: setup  ## Time site.yml from empty, no-op and --check on an emulator of its own (BENCH_PEER, BENCH_ROUNDS; not in test)
 	$(PY) tools/bench.py
 
-docs: setup  ## Regenerate the variable tables of every role README (meta/argument_specs.yml) and docs/catalogue.md
+docs: setup  ## Role README variable tables, docs/catalogue.md, and the docsite (antsibull-docs + Sphinx) in .docsite/build/html
 	$(PY) tools/role_docs.py
 	$(PY) tools/catalogue_doc.py
+	$(PY) tools/docsite.py
 
 clean:  ## Stop the test environments (every lane's) and the bench's, and remove their state
 	-@for spec in $(TEST_LANES); do read -r lane offset _ <<<"$$spec"; state=.local-test; \
