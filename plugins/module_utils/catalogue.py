@@ -314,9 +314,9 @@ def census(azs=2):
 
 def markdown():
     """docs/catalogue.md's table (tools/catalogue_doc.py writes it; a unit test keeps it current)."""
-    rows = ["| kind | AWS type | tier | role (modules) | declared attributes | read back with | AWS changes by "
-            "itself | in a region | teardown |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| kind | AWS type | tier | role (modules) | found by its name (`resource_names`) | declared attributes | "
+            "read back with | AWS changes by itself | in a region | teardown |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for k in KINDS:
         where = {"region": "%s" % (k.expected() or "-"), "partner": "in the backup partner region",
                  "global": "global"}[k.scope]
@@ -324,8 +324,9 @@ def markdown():
         attributes = ", ".join(k.attributes())
         if k.unread:
             attributes += "; not read back: " + "; ".join("%s (%s)" % item for item in sorted(k.unread.items()))
-        rows.append("| %s | %s | %s | %s (%s) | %s | %s | %s | %s | %s |" % (
-            k.key, k.cfn, k.tier, k.role, ", ".join("`%s`" % m for m in sorted(k.modules)), attributes,
+        rows.append("| %s | %s | %s | %s (%s) | %s | %s | %s | %s | %s | %s |" % (
+            k.key, k.cfn, k.tier, k.role, ", ".join("`%s`" % m for m in sorted(k.modules)),
+            ", ".join("`%s`" % n for n in k.names) or "its domain, zone or global name", attributes,
             ", ".join(k.reads) or "-", ", ".join(k.aws_changes) or "-", where, teardown))
     return "\n".join(rows) + "\n"
 

@@ -104,8 +104,6 @@ class Snapshot(Reader):
         self.tiers = {}
         # Differences from what the collection holds exclusively (declared.py): never sealed.
         self.findings = []
-        # The kinds read (catalogue.py): tests/unit/test_catalogue.py checks the reader covers every kind.
-        self.kinds = set()
         self._lock = threading.Lock()
 
     def call(self, service, method, region=None, **kwargs):
@@ -117,7 +115,6 @@ class Snapshot(Reader):
         with self._lock:
             self.items[key] = digest(value)
             self.tiers[key] = tier
-            self.kinds.add(kind_key)
 
     def take(self):
         # Clients are made here, one thread: boto3's session is not safe to create clients from side by side.

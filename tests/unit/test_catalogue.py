@@ -164,7 +164,7 @@ def test_the_census_and_the_creation_plan_come_from_the_catalogue():
     private = [{"az": "eu-west-1a", "cidr": "10.0.11.0/24"}, {"az": "eu-west-1b", "cidr": "10.0.12.0/24"}]
     lines = creation_plan("p-euw1", public, private, "ehr.example.org", "eu-west-1")
     for kind in KINDS:
-        if kind.scope == "region" and kind.role in ("network", "rds", "db_init", "ecs"):
+        if kind.scope == "region" and kind.role in catalogue.BUILDING_ROLES:
             assert any(line.startswith(kind.cfn) for line in lines), kind.key
     assert len([line for line in lines if line.startswith("AWS::EC2::NatGateway")]) == 2
     assert not any("{" in line for line in lines), lines
@@ -185,3 +185,10 @@ def test_docs_catalogue_is_the_table_made_from_the_catalogue():
     with open(os.path.join(ROOT, "docs", "catalogue.md")) as f:
         text = f.read()
     assert catalogue.markdown() in text, "docs/catalogue.md is stale: run .venv/bin/python tools/catalogue_doc.py"
+
+
+def test_every_kind_is_found_by_names_the_naming_rule_has():
+    from ansible_collections.medzen.ehrbase.plugins.module_utils.names import resource_names
+    names = resource_names("p-euw1")
+    unknown = sorted((k.key, n) for k in KINDS for n in k.names if n not in names)
+    assert not unknown, "kinds found by names the naming rule (names.py) does not have: %s" % unknown
