@@ -217,7 +217,11 @@ def lost_dir():
 
 
 def region_services(region):
-    return [s for s in services() if s.name in ("postgres-" + region, "standin-" + region)]
+    """The region's servers: its PostgreSQL, its stand-in, and the read replicas that live in it (replicas.py)."""
+    import replicas
+
+    mine = ["postgres-restored-" + ident for ident in replicas.replica_servers() if replicas.server_region(ident) == region]
+    return [s for s in services() if s.name in ["postgres-" + region, "standin-" + region] + mine]
 
 
 def lose(region):
@@ -263,8 +267,9 @@ def reset_extras():
 
 def up():
     lost = set(os.listdir(lost_dir())) if os.path.isdir(lost_dir()) else set()
+    in_lost = {s.name for r in lost for s in region_services(r)}
     for svc in services():
-        if any(svc.name in ("postgres-" + r, "standin-" + r) for r in lost):
+        if svc.name in in_lost:
             print("%-22s not started: its region is lost (python local/localenv.py restore <region>)" % svc.name)
             continue
         svc.start()

@@ -468,6 +468,39 @@ def backup_plane_emulation():
     backup_plane.apply()
 
 
+def rds_read_replicas_emulation():
+    # 22. Cross-region read replicas: moto copies the source's model and replicates nothing. An EMULATION with real
+    #     PostgreSQL streaming replication (a hot standby made with pg_basebackup, promoted with pg_promote), its
+    #     StatusInfos and CloudWatch's ReplicaLag read from the replica itself, see replicas.py.
+    import datetime
+
+    import replicas
+    from moto.cloudwatch import models as cw_models
+
+    replicas.apply()
+    statistics = cw_models.CloudWatchBackend.get_metric_statistics
+
+    def get_metric_statistics(self, namespace, metric_name, start_time, end_time, period, stats, dimensions,
+                              unit=None):
+        # RDS publishes ReplicaLag every minute; here the replica is asked when somebody reads the metric.
+        ident = next((d.get("Value") for d in dimensions or [] if d.get("Name") == "DBInstanceIdentifier"), None)
+        if namespace == "AWS/RDS" and metric_name == "ReplicaLag" and ident:
+            try:
+                seconds = replicas.replica_lag(ident)
+            except Exception:  # the replica's server is down: no datapoint, as on AWS
+                seconds = None
+            if seconds is not None:
+                now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+                if start_time.tzinfo is None:  # moto compares the datum with the request's times
+                    now = now.replace(tzinfo=None)
+                self.put_metric_data("AWS/RDS", [{"MetricName": "ReplicaLag", "Value": seconds, "Unit": "Seconds",
+                                                  "Timestamp": now - datetime.timedelta(seconds=1),
+                                                  "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": ident}]}])
+        return statistics(self, namespace, metric_name, start_time, end_time, period, stats, dimensions, unit)
+
+    cw_models.CloudWatchBackend.get_metric_statistics = get_metric_statistics
+
+
 # Applied in this order (moto_shims.py main() before moto starts).
 SHIMS = (
     nat_gateway_tag_resource_type,
@@ -491,6 +524,7 @@ SHIMS = (
     elbv2_create_load_balancer_idempotent,
     ecs_data_plane_emulation,
     backup_plane_emulation,
+    rds_read_replicas_emulation,
 )
 
 

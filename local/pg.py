@@ -105,7 +105,9 @@ def server(Service, name, data, number):
                          "shared_buffers = 32MB\nfsync = off\n" % number)
             # Superuser only through the socket; TCP needs a password, like RDS.
             with open(os.path.join(data, "pg_hba.conf"), "w") as fh:
-                fh.write("local all postgres trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
+                # (replication: a read replica streams from this server through its socket, see replicas.py)
+                fh.write("local all postgres trust\nlocal replication postgres trust\n"
+                         "host all all 127.0.0.1/32 scram-sha-256\n")
 
     argv = [os.path.join(PG_BIN, "postgres"), "-D", data, "-k", socket_for_port(number)]
     if os.geteuid() == 0:
