@@ -228,7 +228,9 @@ def apply():
 
     def create_db_instance_read_replica(self, db_kwargs):
         source = self.find_db_from_id(db_kwargs["source_db_instance_identifier"])
-        replica = create_replica(self, db_kwargs)
+        # moto sets the replica's backend (its region) after its other settings, so the subnet group of a
+        # cross-region replica was looked up in the source's region: the replica's region first.
+        replica = create_replica(self, dict({"backend": self}, **db_kwargs))
         replica.__dict__.pop("_medzen_address", None)  # a copy of the source's model, not of its server
         replica.status = "creating"
         threading.Thread(target=_build, args=(replica, replica.db_instance_identifier, self.region_name,

@@ -11,6 +11,8 @@ headers, and behaves like the container ECS would start:
   failover drill that scales a region to 0 sees it go down;
 * EMULATED bad release: a task definition whose image tag ends in `-broken`
   never becomes healthy (503, "container exits at start-up");
+* on a read replica (a warm standby) it reads, and a write fails with PostgreSQL's own "cannot execute INSERT in a
+  read-only transaction" (a 500, as EHRbase answers); with SPRING_FLYWAY_EHR_STRATEGY=VALIDATE it never migrates;
 * like EHRbase it migrates as the owner role (DB_USER_ADMIN, what Flyway does)
   and serves as the restricted role (DB_USER) against the region's PostgreSQL,
   so wrong grants from db_init show up as failed writes.
@@ -244,7 +246,10 @@ class Handler(BaseHTTPRequestHandler):
         import psycopg2
 
         for attempt in (1, 2):
-            self.container.migrate(env)
+            # spring.flyway.ehr-strategy: VALIDATE (a warm standby's replica) never migrates; on a read-only database
+            # the insert then fails as EHRbase's does, "cannot execute INSERT in a read-only transaction".
+            if env.get("SPRING_FLYWAY_EHR_STRATEGY", "MIGRATE").upper() == "MIGRATE":
+                self.container.migrate(env)
             conn = self.container.connect(env)
             try:
                 with conn, conn.cursor() as cur:

@@ -48,6 +48,7 @@ PLAN_VARIABLES = (
     "rds_password_length",
     "rds_backup_copy_region",
     "ehrbase_backup_partner",
+    "ehrbase_standby",
     "ecs_ehrbase_version",
     "ecs_task_cpu",
     "ecs_task_memory",

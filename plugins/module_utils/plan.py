@@ -486,6 +486,58 @@ def _check_across_regions(plans):
                                "leave ehrbase_name_prefix to its default (<project>-<environment>-<region short>)"))
     errors.extend(_check_vpcs_distinct(plans))
     errors.extend(_check_backup_partners(plans))
+    errors.extend(_check_standby(plans))
+    return errors
+
+
+_STANDBY_FIX = ("declare each standby region once, as a replica of a region that stands by for nobody, e.g. "
+                "ehrbase_standby: {eu-central-1: eu-west-1}; {} for none (docs/standby.md)")
+
+
+def _check_standby_pair(standby, source, plans):
+    """One standby: which rule it breaks, or None."""
+    if not isinstance(standby, str) or not isinstance(source, str):
+        return "each entry must be <standby region>: <source region>, both region names"
+    for name in (standby, source):
+        if name not in plans:
+            return "%s is not a region of this deployment (%s)" % (name, ", ".join(sorted(plans)))
+    if standby == source:
+        return "a region cannot stand by for itself"
+    if plans[standby].get("ehrbase_region_role") == "primary":
+        return ("%s is the primary: it takes Europe's writes, a replica cannot (make the source the primary, or the "
+                "standby another region)" % standby)
+    majors = [str(plans[r].get("rds_engine_version") or "").split(".")[0] for r in (standby, source)]
+    if majors[0] != majors[1]:
+        return ("PostgreSQL %s (standby) and %s (source): a read replica runs the source's major version"
+                % (majors[0] or "?", majors[1] or "?"))
+    partner = plans[source].get("rds_backup_copy_region")
+    partner = plans[source].get("ehrbase_backup_partner") if partner is None else partner
+    if partner != standby:
+        return ("the standby's EHRbase opens the replica with %s's database secrets, replicated and encrypted with "
+                "the copy key in %s's backup partner only (%r): the standby must be that partner (a source whose "
+                "records must stay in its region has none)" % (source, source, partner or "none"))
+    return None
+
+
+def _check_standby(plans):
+    """ehrbase_standby (standby region -> source region): pairs a replica can serve, no chains or cycles."""
+    topology = next(iter(plans.values())).get("ehrbase_standby")
+    if topology in (None, {}):
+        return []
+    if not isinstance(topology, dict):
+        return [_err("ehrbase_standby", topology, "must be a mapping of standby region to source region",
+                     _STANDBY_FIX)]
+    errors = []
+    for standby, source in sorted(topology.items(), key=str):
+        problem = None
+        if isinstance(source, str) and source != standby and source in topology:
+            problem = ("%s is itself a standby (of %s): a chain or cycle of replicas has no writer to fail over "
+                       "from" % (source, topology[source]))
+        problem = problem or _check_standby_pair(standby, source, plans)
+        if problem is None and list(topology.values()).count(source) > 1:
+            problem = "%s has more than one standby; one warm standby per source" % source
+        if problem:
+            errors.append(_err("ehrbase_standby", {standby: source}, problem, _STANDBY_FIX))
     return errors
 
 

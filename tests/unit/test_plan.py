@@ -158,6 +158,42 @@ def test_backup_partner_must_be_another_region_of_the_plan():
     assert validate_plan(plan) == []
 
 
+def standby_plan(topology):
+    plan = good_plan()
+    for region_name, partner in (("eu-west-1", "eu-central-1"), ("eu-central-1", "eu-west-1"), ("af-south-1", "eu-west-1")):
+        plan[region_name]["ehrbase_backup_partner"] = partner
+        plan[region_name]["rds_engine_version"] = "16.8"
+    for r in plan.values():
+        r["ehrbase_standby"] = topology
+    return plan
+
+
+def test_standby_topology_default_and_none_are_valid():
+    assert validate_plan(standby_plan({"eu-central-1": "eu-west-1"})) == []
+    assert validate_plan(standby_plan({})) == []
+
+
+@pytest.mark.parametrize("topology,needle", [
+    ({"eu-central-1": "us-east-1"}, "us-east-1 is not a region of this deployment"),
+    ({"eu-central-1": "eu-central-1"}, "cannot stand by for itself"),
+    ({"eu-west-1": "eu-central-1"}, "eu-west-1 is the primary"),
+    ({"eu-central-1": "eu-west-1", "af-south-1": "eu-central-1"}, "eu-central-1 is itself a standby (of eu-west-1)"),
+    ({"eu-central-1": "af-south-1"}, "the standby must be that partner"),
+    (["eu-central-1"], "must be a mapping of standby region to source region"),
+])
+def test_standby_topology_rules(topology, needle):
+    one_error(standby_plan(topology), "ehrbase_standby", needle)
+
+
+def test_standby_runs_its_sources_major_version_and_not_from_a_resident_region():
+    plan = standby_plan({"eu-central-1": "eu-west-1"})
+    plan["eu-central-1"]["rds_engine_version"] = "17.2"
+    one_error(plan, "PostgreSQL 17 (standby) and 16 (source)")
+    plan = standby_plan({"eu-central-1": "eu-west-1"})
+    plan["eu-west-1"]["rds_backup_copy_region"] = ""  # data residency: eu-west-1's records stay there
+    one_error(plan, "backup partner only ('none')")
+
+
 def test_wide_admin_cidr():
     plan = good_plan()
     plan["eu-west-1"]["network_rds_admin_cidrs"] = ["0.0.0.0/0"]
