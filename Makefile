@@ -49,7 +49,8 @@ TEST_LANES  := "static 600 lint sanity package unit molecule" "deploy 100 integr
 # removes what it finds and rebuilds it) runs on a deployment of its own: `make integration-teardown`.
 # `make integration-shared` runs the others on the shared deployment.
 INTEGRATION_OWN := tests/integration/test_preflight_rejects.py tests/integration/test_faults.py \
-                   tests/integration/test_day2_reports.py tests/integration/test_backups_and_recovery.py
+                   tests/integration/test_day2_reports.py tests/integration/test_backups_and_recovery.py \
+                   tests/integration/test_standby.py
 INTEGRATION_TEARDOWN := tests/integration/test_teardown.py
 # The pure-Python unit tests (no emulator, no PostgreSQL): make quick's share of tests/unit.
 QUICK_UNIT  := tests/unit/test_plan.py tests/unit/test_route53_rules.py tests/unit/test_diagnose.py \

@@ -143,7 +143,10 @@ KINDS = (
              "storage_type", "iops", "storage_encrypted", "kms_key_id", "multi_az", "username", "password", "port",
              "db_subnet_group_name", "db_parameter_group_name", "vpc_security_group_ids", "publicly_accessible",
              "backup_retention_period", "copy_tags_to_snapshot", "deletion_protection", "auto_minor_version_upgrade",
-             "enable_cloudwatch_logs_exports") + TAGS,
+             "enable_cloudwatch_logs_exports",
+             # A warm standby's database is a cross-region read replica (docs/standby.md); teardown deletes a
+             # replica without a final snapshot (AWS takes none of a replica).
+             "read_replica", "source_db_instance_identifier", "source_region", "skip_final_snapshot") + TAGS,
           # A region recovered from its backup copies gets its database from them (recover_region.yml).
           "medzen.ehrbase.rds_backup_restore": (
               "db_instance_identifier", "source_db_instance_automated_backups_arn", "restore_time", "db_instance_class",
@@ -153,7 +156,9 @@ KINDS = (
          aws_changes=("DBInstanceStatus", "StatusInfos", "ActivityStreamStatus"),
          unread={"password": "AWS never returns it; the secret holds it",
                  "source_db_instance_automated_backups_arn": "where a restore came from, not what the database is",
-                 "restore_time": "where a restore came from, not what the database is"},
+                 "restore_time": "where a restore came from, not what the database is",
+                 "source_region": "the source's region is in its ARN (ReadReplicaSourceDBInstanceIdentifier)",
+                 "skip_final_snapshot": "how a database is deleted, not what it is"},
          teardown=("data.yml", "amazon.aws.rds_instance")),
     Kind("backup_replication", "AWS::RDS::DBInstanceAutomatedBackupsReplication", "database", "rds",
          {"medzen.ehrbase.rds_backup_replication": ("source_db_instance_arn", "backup_retention_period", "kms_key_id")},

@@ -1,0 +1,97 @@
+"""Warm standby (docs/standby.md): eu-central-1's independent database is replaced, only when confirmed and after a
+snapshot, by an encrypted read replica of eu-west-1's; EHRs written in eu-west-1 answer from eu-central-1's EHRbase
+within seconds; a write there fails as EHRbase's does on a read-only database; when eu-west-1 is lost the replica
+reports its lag and keeps serving every record it had.
+
+The replica is an EMULATION with real PostgreSQL streaming replication (local/replicas.py). Runs last on the checks
+lane's deployment (tests/integration/conftest.py): it leaves eu-central-1 a standby.
+"""
+
+import re
+import time
+
+from helpers import aws, recap, run_playbook, unfolded
+from test_backups_and_recovery import create_ehrs, localenv, read_ehr
+
+STANDBY = ["-e", '{"ehrbase_standby": {"eu-central-1": "eu-west-1"}}']
+DB = "medzen-local-euc1-db"
+
+
+def read_within(region, ehr_id, seconds=5.0):
+    """Seconds until `region`'s EHRbase serves the EHR (None if it never does within `seconds`)."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if read_ehr(region, ehr_id, region) == 200:
+            return time.monotonic() - started
+        time.sleep(0.1)
+    return None
+
+
+def write_status(region):
+    import urllib.error
+
+    try:
+        create_ehrs(region, 1)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    return 201, ""
+
+
+def replica_lag(region, ident):
+    import datetime
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    points = aws("cloudwatch", region).get_metric_statistics(
+        Namespace="AWS/RDS", MetricName="ReplicaLag", Dimensions=[{"Name": "DBInstanceIdentifier", "Value": ident}],
+        StartTime=now - datetime.timedelta(minutes=5), EndTime=now + datetime.timedelta(minutes=1), Period=60,
+        Statistics=["Maximum"])["Datapoints"]
+    return max(p["Maximum"] for p in points) if points else None
+
+
+def test_an_independent_database_becomes_the_standby_only_when_confirmed(deployment):
+    own = create_ehrs("eu-central-1", 1)
+    rc, out = run_playbook("site.yml", *STANDBY)
+    flat = unfolded(out)
+    assert rc != 0 and re.search(r"eu-central-1 holds an independent database, %s, with \d+ EHRs" % DB, flat), out[-3000:]
+    assert "-e rds_standby_confirm=eu-central-1" in flat and "Nothing was changed" in flat
+    assert read_ehr("eu-central-1", own[0], "eu-central-1") == 200  # still its own database
+    rds = aws("rds", "eu-central-1")
+    snapshots = [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(DBInstanceIdentifier=DB)["DBSnapshots"]]
+    assert DB + "-before-standby" not in snapshots, snapshots
+
+    rc, out = run_playbook("site.yml", *STANDBY, "-e", "rds_standby_confirm=eu-central-1")
+    assert rc == 0, out[-4000:]
+    snaps = rds.describe_db_snapshots(DBSnapshotIdentifier=DB + "-before-standby")["DBSnapshots"]
+    assert len(snaps) == 1, snaps
+    db = rds.describe_db_instances(DBInstanceIdentifier=DB)["DBInstances"][0]
+    key = aws("kms", "eu-central-1").describe_key(KeyId="alias/medzen-local-euc1-ehrbase")["KeyMetadata"]["Arn"]
+    assert db["ReadReplicaSourceDBInstanceIdentifier"].endswith(":eu-west-1:123456789012:db:medzen-local-euw1-db"), db
+    assert db["StorageEncrypted"] and db["KmsKeyId"] == key and db["MultiAZ"] and not db["PubliclyAccessible"]
+    assert db["StatusInfos"] == [{"StatusType": "read replication", "Normal": True, "Status": "replicating"}]
+    # The standby's own record is in the snapshot, no longer served; eu-west-1's records are.
+    assert read_ehr("eu-central-1", own[0], "eu-central-1") == 404
+    for ehr_id in create_ehrs("eu-west-1", 3):
+        assert read_within("eu-central-1", ehr_id) is not None, ehr_id
+    code, body = write_status("eu-central-1")
+    assert code == 500 and "read-only transaction" in body, (code, body)
+
+    rc, out = run_playbook("site.yml", *STANDBY)
+    assert rc == 0 and all(r["changed"] == 0 for r in recap(out).values()), out[-3000:]
+
+
+def test_the_standby_keeps_serving_what_it_had_when_its_source_is_lost(deployment):
+    ids = create_ehrs("eu-west-1", 2)
+    assert all(read_within("eu-central-1", i) is not None for i in ids)
+    assert replica_lag("eu-central-1", DB) == 0.0
+    localenv("lose", "eu-west-1")
+    try:
+        time.sleep(1)
+        db = aws("rds", "eu-central-1").describe_db_instances(DBInstanceIdentifier=DB)["DBInstances"][0]
+        assert db["StatusInfos"][0]["Status"] == "error" and not db["StatusInfos"][0]["Normal"], db["StatusInfos"]
+        assert replica_lag("eu-central-1", DB) > 0  # the age of the last replayed transaction: what a failover loses
+        assert [read_ehr("eu-central-1", i, "eu-central-1") for i in ids] == [200, 200]
+    finally:
+        localenv("restore", "eu-west-1")
+    # Replication resumes by itself once the source answers again.
+    later = create_ehrs("eu-west-1", 1)
+    assert read_within("eu-central-1", later[0], seconds=15) is not None
