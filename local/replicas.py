@@ -245,8 +245,8 @@ def apply():
         if was_replica:
             try:
                 source = self.find_db_from_id(source_id)
-                source.replicas = [r for r in source.replicas if r not in (database.db_instance_arn,
-                                                                              database.db_instance_identifier)]
+                mine = (database.db_instance_arn, database.db_instance_identifier)
+                source.replicas = [r for r in source.replicas if r not in mine]
             except Exception:  # the source is gone (deleted): nothing to detach from
                 pass
             database.source_db_instance_identifier = None

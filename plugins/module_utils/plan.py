@@ -506,7 +506,7 @@ def _check_standby_pair(standby, source, plans):
     if plans[standby].get("ehrbase_region_role") == "primary":
         return ("%s is the primary: it takes Europe's writes, a replica cannot (make the source the primary, or the "
                 "standby another region)" % standby)
-    majors = [str(plans[r].get("rds_engine_version") or "").split(".")[0] for r in (standby, source)]
+    majors = [str(plans[r].get("rds_engine_version") or "").split(".", maxsplit=1)[0] for r in (standby, source)]
     if majors[0] != majors[1]:
         return ("PostgreSQL %s (standby) and %s (source): a read replica runs the source's major version"
                 % (majors[0] or "?", majors[1] or "?"))
