@@ -122,6 +122,15 @@ def restored_servers():
     return out
 
 
+def server_region(identifier):
+    """The region an extra server belongs to (a read replica records it, see replicas.py), or None."""
+    try:
+        with open(os.path.join(restored_dir(identifier), "region")) as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
 def _free_port():
     used = set(restored_servers().values())
     port = pg.BASE_PORT + pg.OFFSET + RESTORED_BASE

@@ -218,9 +218,9 @@ def lost_dir():
 
 def region_services(region):
     """The region's servers: its PostgreSQL, its stand-in, and the read replicas that live in it (replicas.py)."""
-    import replicas
+    import backups
 
-    mine = ["postgres-restored-" + ident for ident in replicas.replica_servers() if replicas.server_region(ident) == region]
+    mine = ["postgres-restored-" + ident for ident in backups.restored_servers() if backups.server_region(ident) == region]
     return [s for s in services() if s.name in ["postgres-" + region, "standin-" + region] + mine]
 
 

@@ -39,15 +39,6 @@ def replica_servers():
     return out
 
 
-def server_region(identifier):
-    """The region an extra server belongs to (replicas record it), or None."""
-    try:
-        with open(os.path.join(backups.restored_dir(identifier), "region")) as fh:
-            return fh.read().strip()
-    except OSError:
-        return None
-
-
 def allow_replication(sock, port):
     """The source must let the bootstrap superuser open a replication connection through its socket (pg_hba.conf)."""
     import psycopg2

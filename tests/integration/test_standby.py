@@ -48,6 +48,16 @@ def replica_lag(region, ident):
     return max(p["Maximum"] for p in points) if points else None
 
 
+def check_the_replica_as_declared(rds):
+    snaps = rds.describe_db_snapshots(DBSnapshotIdentifier=DB + "-before-standby")["DBSnapshots"]
+    assert len(snaps) == 1, snaps
+    db = rds.describe_db_instances(DBInstanceIdentifier=DB)["DBInstances"][0]
+    key = aws("kms", "eu-central-1").describe_key(KeyId="alias/medzen-local-euc1-ehrbase")["KeyMetadata"]["Arn"]
+    assert db["ReadReplicaSourceDBInstanceIdentifier"].endswith(":eu-west-1:123456789012:db:medzen-local-euw1-db"), db
+    assert db["StorageEncrypted"] and db["KmsKeyId"] == key and db["MultiAZ"] and not db["PubliclyAccessible"]
+    assert db["StatusInfos"] == [{"StatusType": "read replication", "Normal": True, "Status": "replicating"}]
+
+
 def test_an_independent_database_becomes_the_standby_only_when_confirmed(deployment):
     own = create_ehrs("eu-central-1", 1)
     rc, out = run_playbook("site.yml", *STANDBY)
@@ -61,13 +71,7 @@ def test_an_independent_database_becomes_the_standby_only_when_confirmed(deploym
 
     rc, out = run_playbook("site.yml", *STANDBY, "-e", "rds_standby_confirm=eu-central-1")
     assert rc == 0, out[-4000:]
-    snaps = rds.describe_db_snapshots(DBSnapshotIdentifier=DB + "-before-standby")["DBSnapshots"]
-    assert len(snaps) == 1, snaps
-    db = rds.describe_db_instances(DBInstanceIdentifier=DB)["DBInstances"][0]
-    key = aws("kms", "eu-central-1").describe_key(KeyId="alias/medzen-local-euc1-ehrbase")["KeyMetadata"]["Arn"]
-    assert db["ReadReplicaSourceDBInstanceIdentifier"].endswith(":eu-west-1:123456789012:db:medzen-local-euw1-db"), db
-    assert db["StorageEncrypted"] and db["KmsKeyId"] == key and db["MultiAZ"] and not db["PubliclyAccessible"]
-    assert db["StatusInfos"] == [{"StatusType": "read replication", "Normal": True, "Status": "replicating"}]
+    check_the_replica_as_declared(rds)
     # The standby's own record is in the snapshot, no longer served; eu-west-1's records are.
     assert read_ehr("eu-central-1", own[0], "eu-central-1") == 404
     for ehr_id in create_ehrs("eu-west-1", 3):
