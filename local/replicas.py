@@ -59,7 +59,7 @@ def allow_replication(sock, port):
         conn.close()
 
 
-def create(Service, identifier, region, source_sock, source_port):
+def create(Service, identifier, region, source_sock, source_port, source_region):
     """A hot standby of the server at (source_sock, source_port) as a new server; returns its port."""
     home = backups.restored_dir(identifier)
     data = os.path.join(home, "data")
@@ -87,7 +87,7 @@ def create(Service, identifier, region, source_sock, source_port):
     with open(os.path.join(data, "postgresql.auto.conf"), "a") as fh:
         fh.write("port = %d\nhot_standby = on\n" % port)
     with open(os.path.join(home, REPLICA_MARK), "w") as fh:
-        fh.write("%s %s %d" % (region, source_sock, source_port))
+        fh.write("%s %s %d" % (source_region, source_sock, source_port))
     with open(os.path.join(home, "region"), "w") as fh:
         fh.write(region)
     # The port file last: from then on the server is one of the extra servers localenv starts.
@@ -153,11 +153,11 @@ def _server_of(database):
     return pg.socket_dir(database.region), pg.port(database.region)
 
 
-def _build(database, identifier, region, source):
+def _build(database, identifier, region, source, source_region):
     from localenv import Service
 
     try:
-        port = create(Service, identifier, region, *source)
+        port = create(Service, identifier, region, *source, source_region)
         database.__dict__["_medzen_address"] = "127.0.0.1"
         database.port = port
         database.status = "available"
@@ -225,7 +225,7 @@ def apply():
         replica.__dict__.pop("_medzen_address", None)  # a copy of the source's model, not of its server
         replica.status = "creating"
         threading.Thread(target=_build, args=(replica, replica.db_instance_identifier, self.region_name,
-                                              _server_of(source)), daemon=True).start()
+                                              _server_of(source), source.region), daemon=True).start()
         return replica
 
     def promote_read_replica(self, db_kwargs):

@@ -99,3 +99,42 @@ def test_the_standby_keeps_serving_what_it_had_when_its_source_is_lost(deploymen
     # Replication resumes by itself once the source answers again.
     later = create_ehrs("eu-west-1", 1)
     assert read_within("eu-central-1", later[0], seconds=15) is not None
+
+
+FAILOVER = ["playbooks/failover_region.yml", "-e", "lost_region=eu-west-1"]
+
+
+def check_the_promoted_standby():
+    db = aws("rds", "eu-central-1").describe_db_instances(DBInstanceIdentifier=DB)["DBInstances"][0]
+    assert not db.get("ReadReplicaSourceDBInstanceIdentifier") and not db.get("StatusInfos"), db
+    tags = {t["Key"]: t["Value"] for t in db.get("TagList", [])}
+    assert tags.get("PromotedFrom") == "eu-west-1", tags
+    checks = aws("route53", "us-east-1").list_health_checks()["HealthChecks"]
+    fenced = [c["HealthCheckConfig"] for c in checks
+              if c["HealthCheckConfig"].get("FullyQualifiedDomainName", "").startswith("eu-west-1.")]
+    assert [c["ResourcePath"] for c in fenced] == ["/ehrbase/fenced-by-failover-to-eu-central-1"], fenced
+
+
+def test_failover_promotes_the_standby_fences_the_lost_region_and_loses_no_replicated_ehr(deployment):
+    before = create_ehrs("eu-west-1", 3)
+    assert all(read_within("eu-central-1", i) is not None for i in before)
+    rc, out = run_playbook(*FAILOVER, "-e", "failover_confirm=eu-west-1")
+    assert rc != 0 and "eu-west-1's EHRbase answers at" in unfolded(out), out[-3000:]  # two writers: refused
+    localenv("lose", "eu-west-1")
+    try:
+        rc, out = run_playbook(*FAILOVER)
+        flat = unfolded(out)
+        assert rc != 0 and "Not promoting" in flat and "replica lag" in flat, out[-3000:]
+        assert re.search(r"it holds \d+ EHRs of eu-west-1, the newest %s" % before[-1], flat), flat[-3000:]
+        rc, out = run_playbook(*FAILOVER, "-e", "failover_confirm=eu-west-1")
+        assert rc == 0 and "written and read back" in unfolded(out), out[-4000:]
+        check_the_promoted_standby()
+        # Every EHR eu-west-1 acknowledged before the loss (replicated) is served, and writes are taken.
+        assert [read_ehr("eu-central-1", i, "eu-central-1") for i in before] == [200] * 3
+        assert write_status("eu-central-1")[0] == 201
+        # A run with the old plan stops before it touches the promoted database.
+        rc, out = run_playbook("site.yml", "-l", "eu-central-1", *STANDBY,
+                               "-e", '{"ehrbase_unreachable_regions": ["eu-west-1"]}')
+        assert rc != 0 and "was promoted by a failover from eu-west-1" in unfolded(out), out[-3000:]
+    finally:
+        localenv("restore", "eu-west-1")
