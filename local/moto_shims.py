@@ -42,7 +42,9 @@ def rds_master_user_in_local_postgres():
     def modify_db_instance(self, db_instance_identifier, db_kwargs):
         database = modify(self, db_instance_identifier, db_kwargs)
         if db_kwargs.get("master_user_password"):
-            sync_master(self.region_name, database.master_username, db_kwargs["master_user_password"])
+            # A restored or promoted instance has a server of its own (backups.py, replicas.py).
+            own = database.port if database.__dict__.get("_medzen_address") else None
+            sync_master(self.region_name, database.master_username, db_kwargs["master_user_password"], own)
         return database
 
     RDSBackend.create_db_instance = create_db_instance
@@ -614,8 +616,12 @@ def local_postgres():
     return out
 
 
-def sync_master(region, user, password):
+def sync_master(region, user, password, own_port=None):
     where = local_postgres().get(region)
+    if own_port:
+        import pg
+
+        where = (pg.socket_for_port(int(own_port)), int(own_port))
     if not where or not user or not password:
         return
     import psycopg2

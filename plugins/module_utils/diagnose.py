@@ -187,7 +187,32 @@ def database_findings(ev, environment):
                             "see the RDS events below and the RDS console"))
     if environment == "prod" and not db.get("MultiAZ"):
         out.append(_finding("warning", "database is not Multi-AZ", "run site.yml (rds_multi_az)"))
-    return out
+    return out + replica_findings(ev)
+
+
+# A warm standby further behind than this loses more than "seconds" on a failover (docs/standby.md).
+REPLICA_LAG_LIMIT = 300
+
+
+def replica_findings(ev):
+    """A warm standby's read replica (docs/standby.md): replication stopped, or lagging."""
+    db = ev.get("database") or {}
+    source = db.get("ReadReplicaSourceDBInstanceIdentifier")
+    if not source:
+        return []
+    broken = [i for i in db.get("StatusInfos") or [] if i.get("StatusType") == "read replication" and not i.get("Normal")]
+    if broken:
+        return [_finding("degraded", "the warm standby %s does not replicate from %s (%s)" % (
+            db.get("DBInstanceIdentifier"), source.split(":")[3] if source.count(":") >= 6 else source,
+            broken[0].get("Message") or broken[0].get("Status")),
+            "if the source region is lost, fail over: playbooks/failover_region.yml (docs/standby.md); else see the "
+            "RDS events below - a replica that cannot catch up is rebuilt by site.yml after deleting it")]
+    lag = ev.get("replica_lag_seconds")
+    if lag is not None and lag > REPLICA_LAG_LIMIT:
+        return [_finding("degraded", "the warm standby %s is %d s behind its source" % (db.get("DBInstanceIdentifier"), lag),
+                         "a failover now would lose up to that much; check the source's write load and the replica's "
+                         "class (rds_instance_class), and the ReplicaLag alarm")]
+    return []
 
 
 def alarm_findings(ev):

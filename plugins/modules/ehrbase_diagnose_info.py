@@ -161,6 +161,17 @@ def read_targets(r, ev, names):
                 for group in sgs["SecurityGroups"] for perm in group.get("IpPermissions", []))
 
 
+def read_replica_lag(r, ev, identifier):
+    """A warm standby's CloudWatch ReplicaLag, the highest of the last 5 minutes (docs/standby.md)."""
+    cw = r.client("cloudwatch")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    found = r.read("replica_lag", lambda: cw.get_metric_statistics(
+        Namespace="AWS/RDS", MetricName="ReplicaLag", Dimensions=[{"Name": "DBInstanceIdentifier", "Value": identifier}],
+        StartTime=now - datetime.timedelta(minutes=5), EndTime=now, Period=60, Statistics=["Maximum"], aws_retry=True))
+    points = (found or {}).get("Datapoints", [])
+    ev["replica_lag_seconds"] = max(p["Maximum"] for p in points) if points else None
+
+
 def read_database(r, ev, identifier, hours):
     rds = r.client("rds")
     ev["db_identifier"] = identifier
@@ -173,7 +184,10 @@ def read_database(r, ev, identifier, hours):
     db = plain(found["DBInstances"][0])
     ev["database"] = dict((k, db.get(k)) for k in (
         "DBInstanceIdentifier", "DBInstanceStatus", "MultiAZ", "Engine", "EngineVersion", "DBInstanceClass",
-        "LatestRestorableTime", "PendingModifiedValues", "AutoMinorVersionUpgrade", "DBInstanceArn"))
+        "LatestRestorableTime", "PendingModifiedValues", "AutoMinorVersionUpgrade", "DBInstanceArn",
+        "ReadReplicaSourceDBInstanceIdentifier", "StatusInfos"))
+    if db.get("ReadReplicaSourceDBInstanceIdentifier"):
+        read_replica_lag(r, ev, identifier)
     start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=hours)
     events = r.read("rds_events", lambda: rds.describe_events(SourceIdentifier=identifier, SourceType="db-instance",
                                                               StartTime=start, aws_retry=True))

@@ -94,6 +94,9 @@ def test_the_standby_keeps_serving_what_it_had_when_its_source_is_lost(deploymen
         assert db["StatusInfos"][0]["Status"] == "error" and not db["StatusInfos"][0]["Normal"], db["StatusInfos"]
         assert replica_lag("eu-central-1", DB) > 0  # the age of the last replayed transaction: what a failover loses
         assert [read_ehr("eu-central-1", i, "eu-central-1") for i in ids] == [200, 200]
+        # diagnose names the broken replication in eu-central-1 (and calls only its API and Route53).
+        rc, out = run_playbook("playbooks/diagnose.yml", "-l", "eu-central-1")
+        assert rc == 2 and "does not replicate from eu-west-1" in unfolded(out), out[-3000:]
     finally:
         localenv("restore", "eu-west-1")
     # Replication resumes by itself once the source answers again.

@@ -107,6 +107,22 @@ def test_single_az_database_is_only_a_warning_and_only_in_prod():
     assert conclude(ev, "local")["findings"] == []
 
 
+def test_a_warm_standby_that_does_not_replicate_or_lags_is_degraded():
+    ev = healthy_region("eu-central-1")
+    ev["database"]["ReadReplicaSourceDBInstanceIdentifier"] = "arn:aws:rds:eu-west-1:123456789012:db:p-euw1-db"
+    ev["database"]["StatusInfos"] = [{"StatusType": "read replication", "Normal": True, "Status": "replicating"}]
+    ev["replica_lag_seconds"] = 2.0
+    assert conclude(ev)["findings"] == []
+    ev["replica_lag_seconds"] = 900.0
+    result = conclude(ev)
+    assert result["status"] == "degraded" and "is 900 s behind its source" in result["summary"]
+    ev["database"]["StatusInfos"] = [{"StatusType": "read replication", "Normal": False, "Status": "error",
+                                      "Message": "the source does not answer"}]
+    result = conclude(ev)
+    assert "does not replicate from eu-west-1 (the source does not answer)" in result["summary"]
+    assert "failover_region.yml" in result["summary"]
+
+
 def test_some_unhealthy_targets_is_degraded_not_down():
     ev = healthy_region()
     ev["targets"][1] = unhealthy_targets("Target.ResponseCodeMismatch", "Health checks failed with these codes: [500]")[1]
