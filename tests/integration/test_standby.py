@@ -56,6 +56,9 @@ def check_the_replica_as_declared(rds):
     assert db["ReadReplicaSourceDBInstanceIdentifier"].endswith(":eu-west-1:123456789012:db:medzen-local-euw1-db"), db
     assert db["StorageEncrypted"] and db["KmsKeyId"] == key and db["MultiAZ"] and not db["PubliclyAccessible"]
     assert db["StatusInfos"] == [{"StatusType": "read replication", "Normal": True, "Status": "replicating"}]
+    alarm = aws("cloudwatch", "eu-central-1").describe_alarms(AlarmNames=["medzen-local-euc1-rds-replica-lag"])
+    assert [(a["MetricName"], a["Dimensions"]) for a in alarm["MetricAlarms"]] == [
+        ("ReplicaLag", [{"Name": "DBInstanceIdentifier", "Value": DB}])], alarm
 
 
 def test_an_independent_database_becomes_the_standby_only_when_confirmed(deployment):
