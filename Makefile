@@ -26,7 +26,7 @@ STAMP       := $(VENV)/.installed
 # another interpreter is made again (compared by real path: python3 is often a link to python3.11).
 VENV_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3)
 
-.PHONY: integration-shared integration-own integration-teardown clean-lane venv-interpreter
+.PHONY: integration-shared integration-own integration-teardown integration-standby clean-lane venv-interpreter
 .PHONY: help setup local-up local-down local-status local test quick lint sanity sanity-changed package unit molecule integration awx docs bench clean
 # Every suite ends with its slowest tests, so the next person sees where the time goes.
 PYTEST      := $(PY) -m pytest -q --durations=15
@@ -37,21 +37,23 @@ PYTEST_SLOW := $(PY) -m pytest -v --durations=15
 # order>"), each on an environment of its own: "static" runs the static checks, the unit and molecule tests (which
 # empty its emulator); "deploy" the integration suites of the shared deployment; "checks" the integration suites that
 # build their own (preflight, faults from empty) and those on what the fault run converged; "teardown" builds a
-# deployment, tears it down and rebuilds it through killed runs, then runs AWX on that rebuild. A run of the roles
+# deployment, tears it down and rebuilds it through killed runs, then runs AWX and the warm standby on that rebuild. A run of the roles
 # leaves a core idle for much of its time (one region alone, one module at a time, a rollout waited for), which the
 # other lanes fill: the two cores, not one lane, set the wall time. tests/README.md ("Where the time goes") has the
 # measured times. Every lane and the whole end with one line per target and its wall time (tools/timed_targets.sh).
 # One lane, as before: make test TEST_LANES='"all 100 lint sanity package unit molecule integration awx"'
 TEST_LANES  := "static 600 lint sanity package unit molecule" "deploy 100 integration-shared" \
-               "checks 300 integration-own" "teardown 400 integration-teardown awx"
+               "checks 300 integration-own" "teardown 400 integration-teardown awx integration-standby"
 # The integration suites that make an account of their own (preflight refusals and faults from empty) and those run
 # on what the fault run converged: `make integration-own` runs them in their conftest.py order. Teardown (which
 # removes what it finds and rebuilds it) runs on a deployment of its own: `make integration-teardown`.
 # `make integration-shared` runs the others on the shared deployment.
 INTEGRATION_OWN := tests/integration/test_preflight_rejects.py tests/integration/test_faults.py \
-                   tests/integration/test_day2_reports.py tests/integration/test_backups_and_recovery.py \
-                   tests/integration/test_standby.py
+                   tests/integration/test_day2_reports.py tests/integration/test_backups_and_recovery.py
 INTEGRATION_TEARDOWN := tests/integration/test_teardown.py
+# The warm standby (switchover, failover) last on the teardown lane's rebuilt deployment, after awx: it leaves
+# eu-central-1 promoted and eu-west-1 fenced.
+INTEGRATION_STANDBY := tests/integration/test_standby.py
 # The pure-Python unit tests (no emulator, no PostgreSQL): make quick's share of tests/unit.
 QUICK_UNIT  := tests/unit/test_plan.py tests/unit/test_route53_rules.py tests/unit/test_diagnose.py \
                tests/unit/test_ecs_utils.py tests/unit/test_monitoring_filters.py tests/unit/test_ansiballz_bytecode_cache.py \
@@ -141,7 +143,7 @@ integration: setup  ## Every integration suite, in the order tests/integration/c
 
 integration-shared: setup  ## The integration suites on one shared deployment (built from empty by test_build.py)
 	$(TEST_ENV) $(PY) local/localenv.py up
-	$(TEST_ENV) $(PYTEST_SLOW) tests/integration $(addprefix --ignore=,$(INTEGRATION_OWN) $(INTEGRATION_TEARDOWN))
+	$(TEST_ENV) $(PYTEST_SLOW) tests/integration $(addprefix --ignore=,$(INTEGRATION_OWN) $(INTEGRATION_TEARDOWN) $(INTEGRATION_STANDBY))
 
 integration-own: setup  ## Preflight and faults from empty, then day-2 reports and backups on what faults converged
 	$(TEST_ENV) $(PY) local/localenv.py up
@@ -150,6 +152,10 @@ integration-own: setup  ## Preflight and faults from empty, then day-2 reports a
 integration-teardown: setup  ## Teardown of a deployment it builds, then the rebuild through killed runs (for awx)
 	$(TEST_ENV) $(PY) local/localenv.py up
 	$(TEST_ENV) $(PYTEST_SLOW) $(INTEGRATION_TEARDOWN)
+
+integration-standby: setup  ## The warm standby on the deployment it finds (after teardown's rebuild and awx)
+	$(TEST_ENV) $(PY) local/localenv.py up
+	$(TEST_ENV) $(PYTEST_SLOW) $(INTEGRATION_STANDBY)
 
 awx: setup  ## AWX job templates launched through ansible-runner as AWX 24 starts a job (own emulator)
 	$(TEST_ENV) $(PY) local/localenv.py up

@@ -215,7 +215,9 @@ def apply():
         if db_instance_identifier in backups.restored_servers():
             from localenv import Service
 
-            threading.Thread(target=backups.discard, args=(Service, db_instance_identifier), daemon=True).start()
+            # At once, not in a thread: a read replica made right after under the same identifier (a switchover
+            # rebuilds the old writer's database) must not have its new server discarded by the old one's clean-up.
+            backups.discard(Service, db_instance_identifier)
         return database
 
     rds_models.RDSBackend.delete_db_instance = delete_discarding_restored

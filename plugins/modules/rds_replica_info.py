@@ -142,8 +142,8 @@ def main():
     try:
         facts = gather(module)
     except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Could not read the replica %s in %s" % (module.params["db_instance_identifier"],
-                                                                            module.region))
+        where = (module.params["db_instance_identifier"], module.region)
+        module.fail_json_aws(e, msg="Could not read the replica %s in %s" % where)
     module.exit_json(changed=False, **facts)
 
 

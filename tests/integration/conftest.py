@@ -23,7 +23,7 @@ ORDER = (
     "test_day2_reports.py",
     "test_releases.py",
     "test_backups_and_recovery.py",
-    "test_standby.py",  # leaves eu-central-1 a warm standby of eu-west-1: last on its deployment
+    "test_standby.py",  # leaves eu-central-1 promoted and eu-west-1 fenced: last on its deployment
     "test_teardown.py",  # removes the deployment it finds, then rebuilds it (killing runs on the way) for tests/awx
 )
 

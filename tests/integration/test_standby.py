@@ -1,10 +1,12 @@
 """Warm standby (docs/standby.md): eu-central-1's independent database is replaced, only when confirmed and after a
 snapshot, by an encrypted read replica of eu-west-1's; EHRs written in eu-west-1 answer from eu-central-1's EHRbase
 within seconds; a write there fails as EHRbase's does on a read-only database; when eu-west-1 is lost the replica
-reports its lag and keeps serving every record it had.
+reports its lag and keeps serving every record it had, and diagnose names it; a switchover and the failback lose no
+acknowledged EHR; the failover is refused while eu-west-1 answers, then promotes the standby and fences eu-west-1.
 
-The replica is an EMULATION with real PostgreSQL streaming replication (local/replicas.py). Runs last on the checks
-lane's deployment (tests/integration/conftest.py): it leaves eu-central-1 a standby.
+The replica is an EMULATION with real PostgreSQL streaming replication (local/replicas.py). Runs last on the teardown
+lane's rebuilt deployment after awx (`make integration-standby`): it leaves eu-central-1 promoted and eu-west-1
+fenced.
 """
 
 import re
@@ -49,7 +51,8 @@ def replica_lag(region, ident):
 
 
 def check_the_replica_as_declared(rds):
-    snaps = rds.describe_db_snapshots(DBSnapshotIdentifier=DB + "-before-standby")["DBSnapshots"]
+    snaps = [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(DBInstanceIdentifier=DB)["DBSnapshots"]
+             if s["DBSnapshotIdentifier"].startswith(DB + "-before-standby-")]
     assert len(snaps) == 1, snaps
     db = rds.describe_db_instances(DBInstanceIdentifier=DB)["DBInstances"][0]
     key = aws("kms", "eu-central-1").describe_key(KeyId="alias/medzen-local-euc1-ehrbase")["KeyMetadata"]["Arn"]
@@ -63,14 +66,14 @@ def check_the_replica_as_declared(rds):
 
 def test_an_independent_database_becomes_the_standby_only_when_confirmed(deployment):
     own = create_ehrs("eu-central-1", 1)
-    rc, out = run_playbook("site.yml", *STANDBY)
+    rc, out = run_playbook("site.yml", "-l", "eu-central-1", *STANDBY)  # refused in its data tier, before DNS
     flat = unfolded(out)
     assert rc != 0 and re.search(r"eu-central-1 holds an independent database, %s, with \d+ EHRs" % DB, flat), out[-3000:]
     assert "-e rds_standby_confirm=eu-central-1" in flat and "Nothing was changed" in flat
     assert read_ehr("eu-central-1", own[0], "eu-central-1") == 200  # still its own database
     rds = aws("rds", "eu-central-1")
     snapshots = [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(DBInstanceIdentifier=DB)["DBSnapshots"]]
-    assert DB + "-before-standby" not in snapshots, snapshots
+    assert not [s for s in snapshots if s.startswith(DB + "-before-standby")], snapshots
 
     rc, out = run_playbook("site.yml", *STANDBY, "-e", "rds_standby_confirm=eu-central-1")
     assert rc == 0, out[-4000:]
@@ -107,7 +110,38 @@ def test_the_standby_keeps_serving_what_it_had_when_its_source_is_lost(deploymen
     assert read_within("eu-central-1", later[0], seconds=15) is not None
 
 
-FAILOVER = ["playbooks/failover_region.yml", "-e", "lost_region=eu-west-1"]
+def switchover(to):
+    rc, out = run_playbook("playbooks/switchover.yml", "-e", "switchover_to=%s" % to, "-e", "switchover_confirm=%s" % to,
+                           *STANDBY)
+    flat = unfolded(out)
+    assert rc == 0 and ": 0 lost" in flat, out[-4000:]
+    return flat
+
+
+def replica_source(region, short):
+    db = aws("rds", region).describe_db_instances(DBInstanceIdentifier="medzen-local-%s-db" % short)["DBInstances"][0]
+    return db.get("ReadReplicaSourceDBInstanceIdentifier") or ""
+
+
+def test_switchover_and_failback_lose_no_acknowledged_ehr(deployment):
+    rc, out = run_playbook("playbooks/switchover.yml", "-e", "switchover_to=eu-central-1", *STANDBY)
+    assert rc != 0 and "Not switching" in unfolded(out), out[-3000:]  # no confirmation, nothing changed
+    written = create_ehrs("eu-west-1", 3)
+    switchover("eu-central-1")
+    assert replica_source("eu-west-1", "euw1").endswith(":db:medzen-local-euc1-db")
+    assert not replica_source("eu-central-1", "euc1")
+    assert [read_ehr("eu-central-1", i, "eu-central-1") for i in written] == [200] * 3
+    written += create_ehrs("eu-central-1", 2)
+    assert all(read_within("eu-west-1", i) is not None for i in written)  # the old writer reads as a replica
+    assert write_status("eu-west-1")[0] == 500
+    # Failback: a switchover back. Every EHR of both directions is in eu-west-1, the writer again.
+    switchover("eu-west-1")
+    assert replica_source("eu-central-1", "euc1").endswith(":db:medzen-local-euw1-db")
+    assert [read_ehr("eu-west-1", i, "eu-west-1") for i in written] == [200] * 5
+    assert write_status("eu-west-1")[0] == 201
+
+
+FAILOVER = ["playbooks/failover_region.yml", "-e", "lost_region=eu-west-1", *STANDBY]
 
 
 def check_the_promoted_standby():
