@@ -59,7 +59,10 @@ def test_throttled_failing_and_lost_answers_in_one_run_end_with_exactly_one_of_e
     assert len([i for i in injected if i["fault"] == "throttle"]) >= 20, injected
     assert len([i for i in injected if i["fault"] == "error"]) >= 10, injected
     assert len([i for i in injected if i["fault"] == "drop"]) >= 5, injected
-    assert len(aws("ec2", "eu-central-1").describe_vpcs(Filters=OURS)["Vpcs"]) == 2
+    # At least the certain twin; the SDK's retry of that CreateVpc can itself lose its answer (5 %: the draws follow
+    # the calls' arrival order across the regions running at once), which makes one more.
+    vpcs = len(aws("ec2", "eu-central-1").describe_vpcs(Filters=OURS)["Vpcs"])
+    assert vpcs >= 2
     faulted = (rc, out)
 
     # The next run refuses before any change, naming the duplicate and what to do.
@@ -71,7 +74,7 @@ def test_throttled_failing_and_lost_answers_in_one_run_end_with_exactly_one_of_e
     # repair.yml without the confirmation lists and changes nothing; with it, removes what holds nothing.
     rc, out = run_playbook("playbooks/repair.yml")
     assert rc == 0 and "Nothing was changed" in out and "medzen-local-euc1-vpc" in out, out[-4000:]
-    assert len(aws("ec2", "eu-central-1").describe_vpcs(Filters=OURS)["Vpcs"]) == 2
+    assert len(aws("ec2", "eu-central-1").describe_vpcs(Filters=OURS)["Vpcs"]) == vpcs
     rc, out = run_playbook("playbooks/repair.yml", "-e", "repair_confirm=yes")
     assert rc == 0 and "Removed: vpc vpc-" in out, out[-4000:]
     rc, out = run_playbook("playbooks/repair.yml")
@@ -90,7 +93,7 @@ def the_faulted_run_reached_its_end_and_named_its_own_twin(rc, out):
     totals = recap(out)
     failed = sorted(r for r in REGIONS if totals[r]["failed"])
     assert rc != 0 and "eu-central-1" in failed and all(totals[r]["failed"] == 1 for r in failed), out[-4000:]
-    assert re.search(r"vpc medzen-local-euc1-vpc: 2 VPCs of this name \(vpc-\w+, vpc-\w+\)\. Fix: "
+    assert re.search(r"vpc medzen-local-euc1-vpc: [23] VPCs of this name \(vpc-\w+(, vpc-\w+)+\)\. Fix: "
                      r"ansible-playbook playbooks/repair\.yml", text), out[-4000:]
     for region in failed:  # each stopped at its seal, after verify: nothing else failed
         assert "%s: " % region in text and "so the region was NOT SEALED" in text, out[-4000:]
