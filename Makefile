@@ -45,11 +45,13 @@ PYTEST_SLOW := $(PY) -m pytest -v --durations=15
 TEST_LANES  := "static 600 lint sanity package unit molecule" "deploy 100 integration-shared" \
                "checks 300 integration-own" "teardown 400 integration-teardown awx integration-standby"
 # The integration suites that make an account of their own (preflight refusals and faults from empty) and those run
-# on what the fault run converged: `make integration-own` runs them in their conftest.py order. Teardown (which
+# on what the fault run converged, with the plan without a standby (the restore path), ending with that deployment's
+# adoption of the standby: `make integration-own` runs them in their conftest.py order. Teardown (which
 # removes what it finds and rebuilds it) runs on a deployment of its own: `make integration-teardown`.
 # `make integration-shared` runs the others on the shared deployment.
 INTEGRATION_OWN := tests/integration/test_preflight_rejects.py tests/integration/test_faults.py \
-                   tests/integration/test_day2_reports.py tests/integration/test_backups_and_recovery.py
+                   tests/integration/test_day2_reports.py tests/integration/test_backups_and_recovery.py \
+                   tests/integration/test_standby_adoption.py
 INTEGRATION_TEARDOWN := tests/integration/test_teardown.py
 # The warm standby (switchover, failover) last on the teardown lane's rebuilt deployment, after awx: it leaves
 # eu-central-1 promoted and eu-west-1 fenced.

@@ -17,6 +17,10 @@ SHORT = {"eu-west-1": "euw1", "eu-central-1": "euc1", "af-south-1": "afs1"}
 PREFIX = {region: "medzen-local-" + short for region, short in SHORT.items()}
 PARTNERS = {"eu-west-1": "eu-central-1", "eu-central-1": "eu-west-1", "af-south-1": "eu-west-1"}
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:5100")
+# The plan without a warm standby (ehrbase_standby {}): every region on a database of its own, protected by its backup
+# copies only - what a region without a standby relies on (docs/standby.md). The checks lane builds and runs it (the
+# restore path, recovery); the other lanes run the inventory's default (eu-central-1 the standby of eu-west-1).
+WITHOUT_STANDBY = ("-e", '{"ehrbase_standby": {}}')
 
 
 def emulator_reset():
@@ -54,6 +58,11 @@ def run_playbook(*args, inventory="inventories/local", timeout=1800, env=None):
     RUNS.append((time.monotonic() - started, os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
                  " ".join(args), proc.returncode))
     return proc.returncode, proc.stdout + proc.stderr
+
+
+def run_without_standby(*args, **kwargs):
+    """run_playbook with the plan WITHOUT_STANDBY (the checks lane's suites)."""
+    return run_playbook(*WITHOUT_STANDBY, *args, **kwargs)
 
 
 # Every ansible-playbook run of this session: (seconds, test, arguments, rc); tests/conftest.py prints the slowest.

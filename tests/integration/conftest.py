@@ -1,30 +1,35 @@
-"""The integration suites share one converged deployment, built from empty once per session.
+"""The integration suites share converged deployments, each built from empty once per lane.
 
-Building it is the expensive part (about 2 minutes here), so the suites run in one declared order: the ones that
-need an empty account first, then the build, then the ones that read the deployment, then the ones that change it
-(each puts back what it changed, or runs last), teardown at the very end. `make integration` runs them all in this
-order in one environment; `make test` (tests/README.md) runs them in three lanes: `make integration-shared` the
-shared-deployment suites, `make integration-own` preflight and faults and then day-2 reports and backups on what the
-fault run converged, `make integration-teardown` teardown on a deployment it builds. Each lane keeps this order.
+Building one is the expensive part (about 2 minutes here), so the suites run in one declared order (ORDER): on each
+deployment the ones that read it first, then the ones that change it (each puts back what it changed, or runs last).
+`make test` (tests/README.md) runs them in three lanes, each on a deployment of its own: `make integration-shared`
+the build and the suites on the inventory's plan; `make integration-own` preflight and faults from empty, then day-2
+reports, backups and recovery on what the fault run converged, with the plan without a standby (WITHOUT_STANDBY), and
+the adoption of the standby; `make integration-teardown` teardown on a deployment it builds, whose rebuild awx and
+`make integration-standby` then use. `make integration` runs them all in ORDER in one environment.
 """
 
 import os
 
 import pytest
 
-from helpers import REGIONS, aws, emulator_reset, run_playbook
+from helpers import REGIONS, WITHOUT_STANDBY, aws, emulator_reset, run_playbook
 
 ORDER = (
-    "test_preflight_rejects.py",  # an emptied emulator per test
-    "test_faults.py",  # its own from-empty runs: from empty is what it tests
+    # lane deploy: the shared deployment, the inventory's plan (eu-central-1 the warm standby of eu-west-1)
     "test_build.py",  # empties the emulator, then builds the shared deployment and checks it
     "test_fast_path_and_drift.py",
     "test_dns_and_monitoring.py",
-    "test_day2_reports.py",
     "test_releases.py",
+    # lane checks: the plan without a standby (helpers.WITHOUT_STANDBY)
+    "test_preflight_rejects.py",  # an emptied emulator per test
+    "test_faults.py",  # its own from-empty runs: from empty is what it tests
+    "test_day2_reports.py",
     "test_backups_and_recovery.py",
-    "test_standby.py",  # leaves eu-central-1 promoted and eu-west-1 fenced: last on its deployment
+    "test_standby_adoption.py",  # makes eu-central-1 the standby the inventory declares: last on its deployment
+    # lane teardown
     "test_teardown.py",  # removes the deployment it finds, then rebuilds it (killing runs on the way) for tests/awx
+    "test_standby.py",  # leaves eu-central-1 promoted and eu-west-1 fenced: last on its deployment
 )
 
 
@@ -55,4 +60,17 @@ def deployment():
     rc, out = run_playbook("site.yml")
     if rc != 0:
         pytest.fail("site.yml did not build the shared deployment (rc %d):\n%s" % (rc, out[-5000:]))
+    return rc, out
+
+
+@pytest.fixture(scope="session")
+def deployment_without_standby():
+    """(rc, output) of site.yml with the plan WITHOUT_STANDBY on what test_faults.py converged (the checks lane):
+    every region on a database of its own, protected by its backup copies only (built from empty when nothing of ours
+    is there, as `deployment`)."""
+    if not deployed():
+        emulator_reset()
+    rc, out = run_playbook(*WITHOUT_STANDBY, "site.yml")
+    if rc != 0:
+        pytest.fail("site.yml (without a standby) did not converge the deployment (rc %d):\n%s" % (rc, out[-5000:]))
     return rc, out

@@ -1,15 +1,16 @@
 """Backups and recovery: the cross-region backup copies and secret replicas, the backup drill (and one that fails
 midway), and the recovery of a lost region in its partner with the failback.
 
-Runs on the shared deployment (tests/integration/conftest.py); the recovery test changes what eu-central-1 serves,
-then fails back with `site.yml`, so it runs last here.
+Runs on what the fault run converged, without a standby (`deployment_without_standby`, lane checks): the restore path
+of the regions that have none. The recovery test changes what eu-central-1 serves, then fails back with `site.yml`.
 """
 
 import json
 import os
 import time
 
-from helpers import PARTNERS, REGIONS, ROOT, SHORT, aws, run_playbook, unfolded
+from helpers import PARTNERS, REGIONS, ROOT, SHORT, aws, unfolded
+from helpers import run_without_standby as run_playbook  # this lane's plan (helpers.WITHOUT_STANDBY)
 
 
 def standin(region):
@@ -92,14 +93,14 @@ def check_secret_replicas(region, partner, key_arn):
         assert aws("secretsmanager", partner).get_secret_value(SecretId=secret_id)["SecretString"]
 
 
-def test_backup_copies_and_secret_replicas_are_in_the_partner_region(deployment):
+def test_backup_copies_and_secret_replicas_are_in_the_partner_region(deployment_without_standby):
     for region, partner in PARTNERS.items():
         check_copies(region, partner)
         key = aws("kms", partner).describe_key(KeyId="alias/medzen-local-%s-ehrbase-copies" % SHORT[region])
         check_secret_replicas(region, partner, key["KeyMetadata"]["Arn"])
 
 
-def test_backup_drill_restores_every_ehr_of_the_copy_and_deletes_its_instance(deployment):
+def test_backup_drill_restores_every_ehr_of_the_copy_and_deletes_its_instance(deployment_without_standby):
     before = create_ehrs("eu-west-1", 3)
     localenv("backup", "eu-west-1")
     after = create_ehrs("eu-west-1", 1)
@@ -115,7 +116,7 @@ def test_backup_drill_restores_every_ehr_of_the_copy_and_deletes_its_instance(de
     assert restored_servers_gone()
 
 
-def test_a_backup_drill_that_fails_midway_still_deletes_its_instance(deployment):
+def test_a_backup_drill_that_fails_midway_still_deletes_its_instance(deployment_without_standby):
     rc, out = run_playbook("playbooks/backup_drill.yml", "-e", "drill_region=af-south-1", "-e", "drill_db_port=1")
     assert rc != 0 and "Could not read EHRbase's records in restored copy medzen-local-afs1-db-drill" in out, out[-3000:]
     assert "Delete the temporary instance" in out
@@ -135,7 +136,7 @@ def check_the_maintenance_report_names_the_lost_region():
     assert "certificate: unknown (could not read)" in flat and "Traceback" not in out
 
 
-def test_a_lost_region_is_recovered_in_its_partner_with_its_api_only(deployment):
+def test_a_lost_region_is_recovered_in_its_partner_with_its_api_only(deployment_without_standby):
     ids = create_ehrs("eu-west-1", 3)
     localenv("backup", "eu-west-1")
     localenv("lose", "eu-west-1")

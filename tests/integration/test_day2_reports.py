@@ -1,13 +1,15 @@
 """Day-2 reports on the converged deployment: diagnose (healthy, and five ways a region is sick), the maintenance
 report and the cost report.
 
-Runs on the shared deployment (tests/integration/conftest.py); each diagnose test breaks one thing and puts it back.
+Runs on what the fault run converged, without a standby (`deployment_without_standby`, lane checks); each diagnose
+test breaks one thing and puts it back. The standby's own findings: test_standby.py.
 """
 
 import json
 import time
 
-from helpers import PREFIX, REGIONS, aws, run_playbook
+from helpers import PREFIX, REGIONS, aws
+from helpers import run_without_standby as run_playbook  # this lane's plan (helpers.WITHOUT_STANDBY)
 
 
 def diagnose(tmp_path, *args):
@@ -38,7 +40,7 @@ def assert_only_region_named(rc, out, data, region, words):
     assert all(data[r]["status"] == "healthy" for r in REGIONS if r != region), data
 
 
-def test_diagnose_says_every_region_is_healthy(deployment, tmp_path):
+def test_diagnose_says_every_region_is_healthy(deployment_without_standby, tmp_path):
     rc, out, data = diagnose(tmp_path)
     assert rc == 0, out[-3000:]
     assert {r: data[r]["status"] for r in REGIONS} == {r: "healthy" for r in REGIONS}, data
@@ -49,7 +51,7 @@ def test_diagnose_says_every_region_is_healthy(deployment, tmp_path):
     assert rc == 0 and "__diagnose.evidence" in out and "TargetHealth" in out
 
 
-def test_diagnose_names_a_service_scaled_to_zero(deployment, tmp_path):
+def test_diagnose_names_a_service_scaled_to_zero(deployment_without_standby, tmp_path):
     ecs = aws("ecs", "eu-central-1")
     p = PREFIX["eu-central-1"]
     ecs.update_service(cluster=p + "-cluster", service=p + "-ehrbase", desiredCount=0)
@@ -61,7 +63,7 @@ def test_diagnose_names_a_service_scaled_to_zero(deployment, tmp_path):
         ecs.update_service(cluster=p + "-cluster", service=p + "-ehrbase", desiredCount=2)
 
 
-def test_diagnose_names_an_image_that_never_becomes_healthy(deployment, tmp_path):
+def test_diagnose_names_an_image_that_never_becomes_healthy(deployment_without_standby, tmp_path):
     ecs = aws("ecs", "eu-west-1")
     p = PREFIX["eu-west-1"]
     svc = ecs.describe_services(cluster=p + "-cluster", services=[p + "-ehrbase"])["services"][0]
@@ -87,7 +89,7 @@ def test_diagnose_names_an_image_that_never_becomes_healthy(deployment, tmp_path
         wait_until_one_deployment("eu-west-1")
 
 
-def test_diagnose_names_a_health_path_that_needs_a_login(deployment, tmp_path):
+def test_diagnose_names_a_health_path_that_needs_a_login(deployment_without_standby, tmp_path):
     elb = aws("elbv2", "af-south-1")
     tg = elb.describe_target_groups(Names=[PREFIX["af-south-1"] + "-tg"])["TargetGroups"][0]
     elb.modify_target_group(TargetGroupArn=tg["TargetGroupArn"], HealthCheckPath="/ehrbase/rest/status")
@@ -100,7 +102,7 @@ def test_diagnose_names_a_health_path_that_needs_a_login(deployment, tmp_path):
         elb.modify_target_group(TargetGroupArn=tg["TargetGroupArn"], HealthCheckPath=tg["HealthCheckPath"])
 
 
-def test_diagnose_names_a_removed_rule_between_alb_and_tasks(deployment, tmp_path):
+def test_diagnose_names_a_removed_rule_between_alb_and_tasks(deployment_without_standby, tmp_path):
     ec2 = aws("ec2", "eu-west-1")
     p = PREFIX["eu-west-1"]
     groups = {g["GroupName"]: g for g in ec2.describe_security_groups(
@@ -119,7 +121,7 @@ def test_diagnose_names_a_removed_rule_between_alb_and_tasks(deployment, tmp_pat
         ec2.authorize_security_group_ingress(GroupId=ecs_sg["GroupId"], IpPermissions=rule)
 
 
-def test_diagnose_names_a_stopped_database(deployment, tmp_path):
+def test_diagnose_names_a_stopped_database(deployment_without_standby, tmp_path):
     rds = aws("rds", "eu-central-1")
     db = PREFIX["eu-central-1"] + "-db"
     rds.stop_db_instance(DBInstanceIdentifier=db)
@@ -133,7 +135,7 @@ def test_diagnose_names_a_stopped_database(deployment, tmp_path):
     assert rc == 0, out[-3000:]
 
 
-def test_maintenance_report_has_its_table_and_json_and_fails_on_an_old_backup(deployment, tmp_path):
+def test_maintenance_report_has_its_table_and_json_and_fails_on_an_old_backup(deployment_without_standby, tmp_path):
     report = tmp_path / "weekly.json"
     rc, out = run_playbook("playbooks/maintenance_report.yml", "-e", "report_file=%s" % report)
     assert rc == 0, out[-4000:]
@@ -163,7 +165,7 @@ def test_maintenance_report_has_its_table_and_json_and_fails_on_an_old_backup(de
     assert rc == 2 and "eu-west-1: newest backup is" in out and "(limit 0)" in out, out[-3000:]
 
 
-def test_cost_report_by_region_and_service_beside_estimate_and_budget(deployment, tmp_path):
+def test_cost_report_by_region_and_service_beside_estimate_and_budget(deployment_without_standby, tmp_path):
     report = tmp_path / "cost.json"
     rc, out = run_playbook("playbooks/cost_report.yml", "-e", "report_file=%s" % report,
                            "-e", "cost_start=2026-10-01", "-e", "cost_end=2026-11-01")

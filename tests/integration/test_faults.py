@@ -14,7 +14,8 @@ import pytest
 
 import drift
 from census import FAST, OURS, assert_exactly_one_of_each
-from helpers import ENDPOINT, REGIONS, ROOT, aws, recap, run_playbook, unfolded
+from helpers import ENDPOINT, REGIONS, ROOT, aws, recap, unfolded
+from helpers import run_without_standby as run_playbook  # this lane's plan (helpers.WITHOUT_STANDBY)
 
 sys.path.insert(0, os.path.join(ROOT, "local"))
 from faultproxy import FaultProxy  # noqa: E402  pylint: disable=wrong-import-position

@@ -1,8 +1,9 @@
-"""Warm standby (docs/standby.md): eu-central-1's independent database is replaced, only when confirmed and after a
-snapshot, by an encrypted read replica of eu-west-1's; EHRs written in eu-west-1 answer from eu-central-1's EHRbase
-within seconds; a write there fails as EHRbase's does on a read-only database; when eu-west-1 is lost the replica
+"""Warm standby (docs/standby.md), the inventory's topology: eu-central-1's database is an encrypted read replica of
+eu-west-1's; EHRs written in eu-west-1 answer from eu-central-1's EHRbase within seconds; a write there fails as
+EHRbase's does on a read-only database; when eu-west-1 is lost the replica
 reports its lag and keeps serving every record it had, and diagnose names it; a switchover and the failback lose no
-acknowledged EHR; the failover is refused while eu-west-1 answers, then promotes the standby and fences eu-west-1.
+acknowledged EHR; the failover is refused while eu-west-1 answers, then, with a writer running, promotes the standby and fences
+eu-west-1. An independent database made the standby (the upgrade): test_standby_adoption.py.
 
 The replica is an EMULATION with real PostgreSQL streaming replication (local/replicas.py). Runs last on the teardown
 lane's rebuilt deployment after awx (`make integration-standby`): it leaves eu-central-1 promoted and eu-west-1
@@ -12,10 +13,9 @@ fenced.
 import re
 import time
 
-from helpers import aws, recap, run_playbook, unfolded
+from helpers import aws, run_playbook, unfolded
 from test_backups_and_recovery import create_ehrs, localenv, read_ehr
 
-STANDBY = ["-e", '{"ehrbase_standby": {"eu-central-1": "eu-west-1"}}']
 DB = "medzen-local-euc1-db"
 
 
@@ -51,9 +51,6 @@ def replica_lag(region, ident):
 
 
 def check_the_replica_as_declared(rds):
-    snaps = [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(DBInstanceIdentifier=DB)["DBSnapshots"]
-             if s["DBSnapshotIdentifier"].startswith(DB + "-before-standby-")]
-    assert len(snaps) == 1, snaps
     db = rds.describe_db_instances(DBInstanceIdentifier=DB)["DBInstances"][0]
     key = aws("kms", "eu-central-1").describe_key(KeyId="alias/medzen-local-euc1-ehrbase")["KeyMetadata"]["Arn"]
     assert db["ReadReplicaSourceDBInstanceIdentifier"].endswith(":eu-west-1:123456789012:db:medzen-local-euw1-db"), db
@@ -64,29 +61,12 @@ def check_the_replica_as_declared(rds):
         ("ReplicaLag", [{"Name": "DBInstanceIdentifier", "Value": DB}])], alarm
 
 
-def test_an_independent_database_becomes_the_standby_only_when_confirmed(deployment):
-    own = create_ehrs("eu-central-1", 1)
-    rc, out = run_playbook("site.yml", "-l", "eu-central-1", *STANDBY)  # refused in its data tier, before DNS
-    flat = unfolded(out)
-    assert rc != 0 and re.search(r"eu-central-1 holds an independent database, %s, with \d+ EHRs" % DB, flat), out[-3000:]
-    assert "-e rds_standby_confirm=eu-central-1" in flat and "Nothing was changed" in flat
-    assert read_ehr("eu-central-1", own[0], "eu-central-1") == 200  # still its own database
-    rds = aws("rds", "eu-central-1")
-    snapshots = [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(DBInstanceIdentifier=DB)["DBSnapshots"]]
-    assert not [s for s in snapshots if s.startswith(DB + "-before-standby")], snapshots
-
-    rc, out = run_playbook("site.yml", *STANDBY, "-e", "rds_standby_confirm=eu-central-1")
-    assert rc == 0, out[-4000:]
-    check_the_replica_as_declared(rds)
-    # The standby's own record is in the snapshot, no longer served; eu-west-1's records are.
-    assert read_ehr("eu-central-1", own[0], "eu-central-1") == 404
+def test_the_inventorys_standby_follows_eu_west_1_within_seconds_and_takes_no_write(deployment):
+    check_the_replica_as_declared(aws("rds", "eu-central-1"))
     for ehr_id in create_ehrs("eu-west-1", 3):
         assert read_within("eu-central-1", ehr_id) is not None, ehr_id
     code, body = write_status("eu-central-1")
     assert code == 500 and "read-only transaction" in body, (code, body)
-
-    rc, out = run_playbook("site.yml", *STANDBY)
-    assert rc == 0 and all(r["changed"] == 0 for r in recap(out).values()), out[-3000:]
 
 
 def test_the_standby_keeps_serving_what_it_had_when_its_source_is_lost(deployment):
@@ -111,8 +91,7 @@ def test_the_standby_keeps_serving_what_it_had_when_its_source_is_lost(deploymen
 
 
 def switchover(to):
-    rc, out = run_playbook("playbooks/switchover.yml", "-e", "switchover_to=%s" % to, "-e", "switchover_confirm=%s" % to,
-                           *STANDBY)
+    rc, out = run_playbook("playbooks/switchover.yml", "-e", "switchover_to=%s" % to, "-e", "switchover_confirm=%s" % to)
     flat = unfolded(out)
     assert rc == 0 and ": 0 lost" in flat, out[-4000:]
     return flat
@@ -124,7 +103,7 @@ def replica_source(region, short):
 
 
 def test_switchover_and_failback_lose_no_acknowledged_ehr(deployment):
-    rc, out = run_playbook("playbooks/switchover.yml", "-e", "switchover_to=eu-central-1", *STANDBY)
+    rc, out = run_playbook("playbooks/switchover.yml", "-e", "switchover_to=eu-central-1")
     assert rc != 0 and "Not switching" in unfolded(out), out[-3000:]  # no confirmation, nothing changed
     written = create_ehrs("eu-west-1", 3)
     switchover("eu-central-1")
@@ -141,7 +120,7 @@ def test_switchover_and_failback_lose_no_acknowledged_ehr(deployment):
     assert write_status("eu-west-1")[0] == 201
 
 
-FAILOVER = ["playbooks/failover_region.yml", "-e", "lost_region=eu-west-1", *STANDBY]
+FAILOVER = ["playbooks/failover_region.yml", "-e", "lost_region=eu-west-1"]
 
 
 def check_the_promoted_standby():
@@ -173,7 +152,7 @@ def test_failover_promotes_the_standby_fences_the_lost_region_and_loses_no_repli
         assert [read_ehr("eu-central-1", i, "eu-central-1") for i in before] == [200] * 3
         assert write_status("eu-central-1")[0] == 201
         # A run with the old plan stops before it touches the promoted database.
-        rc, out = run_playbook("site.yml", "-l", "eu-central-1", *STANDBY,
+        rc, out = run_playbook("site.yml", "-l", "eu-central-1",
                                "-e", '{"ehrbase_unreachable_regions": ["eu-west-1"]}')
         assert rc != 0 and "was promoted by a failover from eu-west-1" in unfolded(out), out[-3000:]
     finally:
