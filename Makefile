@@ -27,7 +27,7 @@ STAMP       := $(VENV)/.installed
 VENV_PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11) python3)
 
 .PHONY: integration-shared integration-own integration-teardown integration-standby clean-lane venv-interpreter
-.PHONY: help setup local-up local-down local-status local test quick lint sanity sanity-changed package unit molecule integration awx docs bench clean
+.PHONY: help setup local-up local-down local-status local test quick lint sanity sanity-changed package unit molecule integration awx docs bench bench-standby clean
 # Every suite ends with its slowest tests, so the next person sees where the time goes.
 PYTEST      := $(PY) -m pytest -q --durations=15
 # The suites of minutes per test print a line per test as it ends (-q prints a dot, and a lane shows whole lines
@@ -165,6 +165,9 @@ awx: setup  ## AWX job templates launched through ansible-runner as AWX 24 start
 
 bench: setup  ## Time site.yml from empty, no-op and --check on an emulator of its own (BENCH_PEER, BENCH_ROUNDS; not in test)
 	$(PY) tools/bench.py
+
+bench-standby: setup  ## The warm standby measured: switchover, failback and failover with a writer running (RPO, RTO; not in test)
+	$(PY) tools/bench_standby.py
 
 docs: setup  ## Role README variable tables, docs/catalogue.md, and the docsite (antsibull-docs + Sphinx) in .docsite/build/html
 	$(PY) tools/role_docs.py

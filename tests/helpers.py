@@ -17,6 +17,8 @@ SHORT = {"eu-west-1": "euw1", "eu-central-1": "euc1", "af-south-1": "afs1"}
 PREFIX = {region: "medzen-local-" + short for region, short in SHORT.items()}
 PARTNERS = {"eu-west-1": "eu-central-1", "eu-central-1": "eu-west-1", "af-south-1": "eu-west-1"}
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:5100")
+# The inventory's warm standby (inventories/shared/all.yml ehrbase_standby): standby region -> its source.
+STANDBY = {"eu-central-1": "eu-west-1"}
 # The plan without a warm standby (ehrbase_standby {}): every region on a database of its own, protected by its backup
 # copies only - what a region without a standby relies on (docs/standby.md). The checks lane builds and runs it (the
 # restore path, recovery); the other lanes run the inventory's default (eu-central-1 the standby of eu-west-1).

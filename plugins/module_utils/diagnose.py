@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.medzen.ehrbase.plugins.module_utils.replica import LAG_LIMIT_SECONDS, replication_state
+
 SEVERITY_ORDER = {"down": 0, "degraded": 1, "warning": 2}
 CERT_WARN_DAYS = 30
 
@@ -190,25 +192,21 @@ def database_findings(ev, environment):
     return out + replica_findings(ev)
 
 
-# A warm standby further behind than this loses more than "seconds" on a failover (docs/standby.md).
-REPLICA_LAG_LIMIT = 300
-
-
 def replica_findings(ev):
     """A warm standby's read replica (docs/standby.md): replication stopped, or lagging."""
     db = ev.get("database") or {}
-    source = db.get("ReadReplicaSourceDBInstanceIdentifier")
+    state = replication_state(db)
+    source = state["source"]
     if not source:
         return []
-    broken = [i for i in db.get("StatusInfos") or [] if i.get("StatusType") == "read replication" and not i.get("Normal")]
-    if broken:
+    if state["replication_message"]:  # a replication status that is not normal (none yet while it is created)
         return [_finding("degraded", "the warm standby %s does not replicate from %s (%s)" % (
             db.get("DBInstanceIdentifier"), source.split(":")[3] if source.count(":") >= 6 else source,
-            broken[0].get("Message") or broken[0].get("Status")),
+            state["replication_message"]),
             "if the source region is lost, fail over: playbooks/failover_region.yml (docs/standby.md); else see the "
             "RDS events below - a replica that cannot catch up is rebuilt by site.yml after deleting it")]
     lag = ev.get("replica_lag_seconds")
-    if lag is not None and lag > REPLICA_LAG_LIMIT:
+    if lag is not None and lag > LAG_LIMIT_SECONDS:
         return [_finding("degraded", "the warm standby %s is %d s behind its source" % (db.get("DBInstanceIdentifier"), lag),
                          "a failover now would lose up to that much; check the source's write load and the replica's "
                          "class (rds_instance_class), and the ReplicaLag alarm")]

@@ -36,8 +36,9 @@ def _metric(title, region, metrics, x, y, width=8, height=6, stat="Average", **p
 def dashboard_widgets(targets, health_region="us-east-1"):
     """One row per region (ECS, ALB, RDS) and a health-check row; every metric with its real dimensions.
 
-    targets: [{region, cluster, service, alb, target_group, db, health_check_id}] (alb/target_group are the
-    ARN suffixes CloudWatch uses as dimensions: app/<name>/<id>, targetgroup/<name>/<id>).
+    targets: [{region, cluster, service, alb, target_group, db, health_check_id, standby_of}] (alb/target_group are
+    the ARN suffixes CloudWatch uses as dimensions: app/<name>/<id>, targetgroup/<name>/<id>; standby_of, the source
+    region of a warm standby, adds its ReplicaLag).
     """
     widgets = [dict(type="text", x=0, y=0, width=24, height=1, properties=dict(
         markdown="# EHRbase - %s" % ", ".join(t["region"] for t in targets)))]
@@ -60,11 +61,17 @@ def dashboard_widgets(targets, health_region="us-east-1"):
             ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count"] + lb + [{"stat": "Sum"}],
             ["AWS/ApplicationELB", "TargetResponseTime"] + lb + [{"stat": "p95", "yAxis": "right"}],
         ], 8, y))
-        widgets.append(_metric("%s RDS CPU / connections / free storage" % t["region"], t["region"], [
+        rds = [
             ["AWS/RDS", "CPUUtilization"] + db,
             ["AWS/RDS", "DatabaseConnections"] + db + [{"yAxis": "right"}],
             ["AWS/RDS", "FreeStorageSpace"] + db + [{"stat": "Minimum", "yAxis": "right"}],
-        ], 16, y))
+        ]
+        title = "%s RDS CPU / connections / free storage" % t["region"]
+        if t.get("standby_of"):  # a warm standby: how far its replica is behind its source (what a failover loses)
+            rds.append(["AWS/RDS", "ReplicaLag"] + db + [{"stat": "Maximum", "label": "ReplicaLag (s) behind %s"
+                                                          % t["standby_of"]}])
+            title += " / replica lag"
+        widgets.append(_metric(title, t["region"], rds, 16, y))
         y += 6
     checks = [["AWS/Route53", "HealthCheckStatus", "HealthCheckId", t["health_check_id"],
                {"label": t["region"]}] for t in targets if t.get("health_check_id")]

@@ -94,6 +94,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.medzen.ehrbase.plugins.module_utils.diagnose import conclude
 from ansible_collections.medzen.ehrbase.plugins.module_utils.names import resource_names
 from ansible_collections.medzen.ehrbase.plugins.module_utils.reads import Reader, plain
+from ansible_collections.medzen.ehrbase.plugins.module_utils.replica import replica_lag
 
 
 def read_service(r, ev, cluster, service):
@@ -163,13 +164,8 @@ def read_targets(r, ev, names):
 
 def read_replica_lag(r, ev, identifier):
     """A warm standby's CloudWatch ReplicaLag, the highest of the last 5 minutes (docs/standby.md)."""
-    cw = r.client("cloudwatch")
-    now = datetime.datetime.now(datetime.timezone.utc)
-    found = r.read("replica_lag", lambda: cw.get_metric_statistics(
-        Namespace="AWS/RDS", MetricName="ReplicaLag", Dimensions=[{"Name": "DBInstanceIdentifier", "Value": identifier}],
-        StartTime=now - datetime.timedelta(minutes=5), EndTime=now, Period=60, Statistics=["Maximum"], aws_retry=True))
-    points = (found or {}).get("Datapoints", [])
-    ev["replica_lag_seconds"] = max(p["Maximum"] for p in points) if points else None
+    found = r.read("replica_lag", lambda: replica_lag(r.client("cloudwatch"), identifier, aws_retry=True))
+    ev["replica_lag_seconds"] = found[1] if found else None
 
 
 def read_database(r, ev, identifier, hours):

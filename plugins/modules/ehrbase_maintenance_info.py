@@ -73,6 +73,13 @@ report:
     cross_region_copy:
       description: C(configured) and, per destination region, the newest restorable time of the copy and its age.
       type: dict
+    replica:
+      description:
+        - Only for a warm standby (a read replica) - C(source), C(replicating), C(replication_message), C(lag_seconds),
+          C(max_lag_seconds) (CloudWatch ReplicaLag, last 5 minutes) and C(lag_at).
+        - A replica keeps no backups of its own (its source's backups and copies hold its records), so its backup age
+          is not checked; a replication that is not normal, or a lag over 300 s, fails the report.
+      type: dict
     pending_maintenance:
       description: Pending RDS maintenance actions (action, auto-applied after, description).
       type: list
@@ -113,6 +120,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.names import resource_names
 from ansible_collections.medzen.ehrbase.plugins.module_utils.reads import Reader, plain
+from ansible_collections.medzen.ehrbase.plugins.module_utils.replica import LAG_LIMIT_SECONDS, replica_lag, replication_state
 
 
 def now():
@@ -144,6 +152,35 @@ def backup_facts(r, report, identifier, max_age):
         copies.append({"region": dest, "latest_restorable_time": plain(latest_copy), "age_hours": hours_since(latest_copy)})
     report["cross_region_copy"] = {"configured": bool(copies), "copies": copies}
     return db
+
+
+def replica_facts(r, report, db):
+    """A warm standby (docs/standby.md): its replication and how far it is behind its source."""
+    state = replication_state(db)
+    if not state["replica"]:
+        return
+    lag = r.read("replica_lag", lambda: replica_lag(r.client("cloudwatch"), db["DBInstanceIdentifier"], aws_retry=True))
+    newest, highest, when = lag or (None, None, "")
+    report["replica"] = dict(state, lag_seconds=newest, max_lag_seconds=highest, lag_at=when)
+
+
+def checks(report, p, names):
+    """The checks that failed, in words."""
+    failed = []
+    backup, replica = report.get("backup"), report.get("replica")
+    if backup is None:
+        failed.append("no database %s to read backups from" % names["db"])
+    elif not backup["ok"] and not replica:
+        failed.append("newest backup is %s hours old (limit %d)" % (backup["age_hours"], p["backup_max_age_hours"]))
+    if replica and replica["replication_message"]:
+        failed.append("the warm standby does not replicate from its source (%s)" % replica["replication_message"])
+    elif replica and (replica["max_lag_seconds"] or 0) > LAG_LIMIT_SECONDS:
+        failed.append("the warm standby was up to %d s behind its source (limit %d)" % (replica["max_lag_seconds"],
+                                                                                    LAG_LIMIT_SECONDS))
+    cert = report.get("certificate")
+    if cert and cert.get("ok") is False:
+        failed.append("certificate %s, %s days left (limit %d)" % (cert["status"], cert["days_left"], p["certificate_min_days"]))
+    return failed
 
 
 def maintenance_facts(r, report, db):
@@ -214,19 +251,12 @@ def gather(module):
     db = backup_facts(r, report, names["db"], p["backup_max_age_hours"])
     if db:
         maintenance_facts(r, report, db)
+        replica_facts(r, report, db)
     certificate_facts(r, report, p["domain"], p["certificate_min_days"])
     secret_facts(r, report, names)
     alarm_facts(r, report, names, p["alarm_history_days"])
     service_facts(r, report, names)
-    failed = []
-    backup = report.get("backup")
-    if backup is None:
-        failed.append("no database %s to read backups from" % names["db"])
-    elif not backup["ok"]:
-        failed.append("newest backup is %s hours old (limit %d)" % (backup["age_hours"], p["backup_max_age_hours"]))
-    cert = report.get("certificate")
-    if cert and cert.get("ok") is False:
-        failed.append("certificate %s, %s days left (limit %d)" % (cert["status"], cert["days_left"], p["certificate_min_days"]))
+    failed = checks(report, p, names)
     return report, failed, r.errors
 
 

@@ -83,12 +83,11 @@ lag_at:
   type: str
 """
 
-import datetime
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils.aws_retry import RETRY
 from ansible_collections.medzen.ehrbase.plugins.module_utils.errors import AWS_ERRORS
+from ansible_collections.medzen.ehrbase.plugins.module_utils.replica import replica_lag, replication_state
 
 
 def describe(rds, identifier):
@@ -99,18 +98,6 @@ def describe(rds, identifier):
     return found[0] if found else None
 
 
-def lag(cloudwatch, identifier, minutes):
-    now = datetime.datetime.now(datetime.timezone.utc)
-    points = cloudwatch.get_metric_statistics(
-        Namespace="AWS/RDS", MetricName="ReplicaLag", Dimensions=[{"Name": "DBInstanceIdentifier", "Value": identifier}],
-        StartTime=now - datetime.timedelta(minutes=minutes), EndTime=now + datetime.timedelta(minutes=1), Period=60,
-        Statistics=["Maximum"], aws_retry=True)["Datapoints"]
-    if not points:
-        return None, None, ""
-    newest = max(points, key=lambda p: p["Timestamp"])
-    return newest["Maximum"], max(p["Maximum"] for p in points), newest["Timestamp"].isoformat()
-
-
 def gather(module):
     identifier = module.params["db_instance_identifier"]
     db = describe(module.client("rds", retry_decorator=RETRY), identifier)
@@ -118,15 +105,10 @@ def gather(module):
                  replication_message="", lag_seconds=None, max_lag_seconds=None, lag_at="")
     if db is None:
         return facts
-    infos = [i for i in db.get("StatusInfos", []) if i.get("StatusType") == "read replication"]
-    facts.update(source=db.get("ReadReplicaSourceDBInstanceIdentifier") or "", status=db.get("DBInstanceStatus", ""),
-                 replicating=bool(infos) and all(i.get("Normal") for i in infos),
-                 replication_message="; ".join(i.get("Message") or i.get("Status", "") for i in infos
-                                               if not i.get("Normal")))
-    facts["replica"] = bool(facts["source"])
+    facts.update(replication_state(db))
     if facts["replica"]:
-        newest, highest, when = lag(module.client("cloudwatch", retry_decorator=RETRY), identifier,
-                                    module.params["lag_minutes"])
+        newest, highest, when = replica_lag(module.client("cloudwatch", retry_decorator=RETRY), identifier,
+                                            module.params["lag_minutes"], aws_retry=True)
         facts.update(lag_seconds=newest, max_lag_seconds=highest, lag_at=when)
     return facts
 

@@ -36,6 +36,15 @@ def test_every_metric_of_the_dashboard_has_its_regions_dimensions():
     assert all(w["x"] + w["width"] <= 24 for w in widgets)
 
 
+def test_a_warm_standby_shows_its_replica_lag_and_the_others_do_not():
+    targets = [dict(t, standby_of="eu-west-1" if t["region"] == "eu-central-1" else "") for t in TARGETS]
+    lag = [(w["properties"]["region"], w["properties"]["title"], m) for w in dashboard_widgets(targets)
+           if w["type"] == "metric" for m in w["properties"]["metrics"] if "ReplicaLag" in m]
+    assert lag == [("eu-central-1", "eu-central-1 RDS CPU / connections / free storage / replica lag",
+                    ["AWS/RDS", "ReplicaLag", "DBInstanceIdentifier", "m-euc1-db",
+                     {"stat": "Maximum", "label": "ReplicaLag (s) behind eu-west-1"}])]
+
+
 def test_rds_max_connections_follows_the_rds_formula():
     assert rds_max_connections("db.t3.medium") == 450
     assert rds_max_connections("db.r6g.xlarge") == 3604
