@@ -211,6 +211,14 @@ def apply():
     delete = rds_models.RDSBackend.delete_db_instance
 
     def delete_discarding_restored(self, db_instance_identifier, *args, **kwargs):
+        replica = self.databases.get(db_instance_identifier)
+        if replica is not None and replica.__dict__.get("is_replica"):
+            try:
+                self.find_db_from_id(replica.source_db_instance_identifier)
+            except Exception:  # pylint: disable=broad-exception-caught
+                # Its source was deleted first: nothing to detach from (moto would fail after removing the instance,
+                # leaving its server behind).
+                replica.is_replica = False
         database = delete(self, db_instance_identifier, *args, **kwargs)
         if db_instance_identifier in backups.restored_servers():
             from localenv import Service

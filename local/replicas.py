@@ -63,8 +63,9 @@ def create(Service, identifier, region, source_sock, source_port, source_region)
     """A hot standby of the server at (source_sock, source_port) as a new server; returns its port."""
     home = backups.restored_dir(identifier)
     data = os.path.join(home, "data")
-    if os.path.isdir(home):  # a create interrupted before: start over, the replica holds nothing of its own
-        shutil.rmtree(home)
+    if os.path.isdir(home):  # a create interrupted before, or a server left behind: start over (nothing of its own)
+        backups.discard(Service, identifier)
+        shutil.rmtree(home, ignore_errors=True)
     os.makedirs(home)
     port = backups._free_port()  # pylint: disable=protected-access
     allow_replication(source_sock, source_port)

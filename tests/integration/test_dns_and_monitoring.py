@@ -7,7 +7,7 @@ the tree and the task counts back.
 
 import pytest
 
-from helpers import PREFIX, REGIONS, aws, changed_tasks, recap, run_playbook
+from helpers import PREFIX, REGIONS, STANDBY, aws, changed_tasks, recap, run_playbook
 
 
 def test_dns_tree_is_in_place_and_routing_printed(deployment):
@@ -36,7 +36,9 @@ def test_dns_tree_is_in_place_and_routing_printed(deployment):
 def test_monitoring_watches_this_regions_resources(deployment, region):
     prefix = PREFIX[region]
     alarms = aws("cloudwatch", region).describe_alarms(AlarmNamePrefix=prefix + "-")["MetricAlarms"]
-    assert len(alarms) == 9
+    # The warm standby's region has one more: how far its replica is behind its source.
+    lag = [a["AlarmName"] for a in alarms if a["MetricName"] == "ReplicaLag"]
+    assert len(alarms) == 9 + len(lag) and lag == ([prefix + "-rds-replica-lag"] if region in STANDBY else []), lag
     topic = [t["TopicArn"] for t in aws("sns", region).list_topics()["Topics"] if t["TopicArn"].endswith(prefix + "-alarms")]
     assert all(a["AlarmActions"] == topic and a["OKActions"] == topic for a in alarms)
     alb = aws("elbv2", region).describe_load_balancers(Names=[prefix + "-alb"])["LoadBalancers"][0]["LoadBalancerArn"]
@@ -50,6 +52,7 @@ def test_one_dashboard_and_the_budget(deployment):
     body = aws("cloudwatch", "eu-west-1").get_dashboard(DashboardName="medzen-local-ehrbase")["DashboardBody"]
     for prefix in ("medzen-local-euw1", "medzen-local-euc1", "medzen-local-afs1"):
         assert prefix + "-cluster" in body and prefix + "-db" in body
+    assert '"ReplicaLag", "DBInstanceIdentifier", "medzen-local-euc1-db"' in body  # the warm standby's lag
     account = aws("sts").get_caller_identity()["Account"]
     budget = aws("budgets", "us-east-1").describe_budget(AccountId=account, BudgetName="medzen-local-ehrbase-monthly")
     assert float(budget["Budget"]["BudgetLimit"]["Amount"]) == 1500

@@ -8,10 +8,10 @@ inventory's version.
 import re
 
 from drift import running
-from helpers import PREFIX, REGIONS, aws, changed_tasks, recap, run_playbook, unfolded
+from helpers import PREFIX, REGIONS, STANDBY, aws, changed_tasks, recap, run_playbook, unfolded
 
 
-RELEASE_ORDER = ["eu-central-1", "af-south-1", "eu-west-1"]
+RELEASE_ORDER = ["af-south-1", "eu-west-1", "eu-central-1"]  # inventories/shared/all.yml: a standby after its source
 
 
 def revisions(region):
@@ -54,6 +54,26 @@ class Probe:
         self.thread.join()
 
 
+def wait_until_healthy(region, timeout=60):
+    """The region's EHRbase answers its health again (its tasks start again after a scale to 0)."""
+    import os
+    import time
+    import urllib.request
+
+    url = "http://127.0.0.1:%d/ehrbase/management/health" % (
+        18080 + int(os.environ.get("EHRBASE_LOCAL_PORT_OFFSET", "0")) + REGIONS.index(region))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("%s's EHRbase did not answer its health within %d s" % (region, timeout))
+
+
 def test_upgrade_refuses_latest_and_a_region_that_is_unhealthy_now(deployment):
     before = {r: revisions(r) for r in REGIONS}
     rc, out = run_playbook("playbooks/upgrade.yml", "-e", "ecs_ehrbase_version=latest")
@@ -66,7 +86,14 @@ def test_upgrade_refuses_latest_and_a_region_that_is_unhealthy_now(deployment):
         assert rc != 0 and "Not releasing: af-south-1 unhealthy: service at 0 desired tasks" in out, out[-3000:]
     finally:
         ecs.update_service(cluster=p + "-cluster", service=p + "-ehrbase", desiredCount=2)
+        wait_until_healthy("af-south-1")
     assert {r: revisions(r) for r in REGIONS} == before
+    # A warm standby released before its source is refused with the order that would do (nothing changes).
+    rc, out = run_playbook("playbooks/upgrade.yml", "-e", "ecs_ehrbase_version=2.31.0",
+                           "-e", '{"ehrbase_release_order": ["eu-central-1", "af-south-1", "eu-west-1"]}')
+    flat = unfolded(out)
+    assert rc != 0 and "releases eu-central-1 before its source eu-west-1" in flat, out[-3000:]
+    assert 'ehrbase_release_order=["af-south-1", "eu-west-1", "eu-central-1"]' in flat, flat[-2000:]
 
 
 def test_upgrade_check_mode_says_what_it_would_release_and_changes_nothing(deployment):
@@ -89,7 +116,9 @@ def test_good_upgrade_region_by_region_with_no_failed_request(deployment):
         assert image == "ehrbase/ehrbase:2.31.0" and deployments == 1, (region, image, deployments)
         rds = aws("rds", region)
         snaps = rds.describe_db_snapshots(DBInstanceIdentifier=PREFIX[region] + "-db", SnapshotType="manual")["DBSnapshots"]
-        assert any(s["DBSnapshotIdentifier"].startswith(PREFIX[region] + "-pre-2-31-0-") for s in snaps), region
+        # A warm standby gets none: nothing there migrates, and its records are its source's.
+        taken = [s for s in snaps if s["DBSnapshotIdentifier"].startswith(PREFIX[region] + "-pre-2-31-0-")]
+        assert len(taken) == (0 if region in STANDBY else 1), (region, taken)
     assert probe.requests > 20 and probe.failures == [], probe.failures[:5]
     assert "Rollout - IN_PROGRESS after" in out and "Rollout - COMPLETED after" in out
     # Only the app tier changes in a release: every region's network and database tiers matched its seal, so their

@@ -1,19 +1,21 @@
 """Warm standby (docs/standby.md), the inventory's topology: eu-central-1's database is an encrypted read replica of
 eu-west-1's; EHRs written in eu-west-1 answer from eu-central-1's EHRbase within seconds; a write there fails as
-EHRbase's does on a read-only database; when eu-west-1 is lost the replica
-reports its lag and keeps serving every record it had, and diagnose names it; a switchover and the failback lose no
-acknowledged EHR; the failover is refused while eu-west-1 answers, then, with a writer running, promotes the standby and fences
-eu-west-1. An independent database made the standby (the upgrade): test_standby_adoption.py.
+EHRbase's does on a read-only database; the maintenance report lists the replica. When eu-west-1 is lost the replica
+reports its lag and keeps serving every record it had, and diagnose names it. A switchover and the failback lose no
+acknowledged EHR. The failover is refused while eu-west-1 answers (and recover_region.yml points to it); with a
+writer running, it promotes the standby, loses no EHR acknowledged more than 5 s before the loss, and fences
+eu-west-1; the failback then rejoins the fenced old primary as a replica and switches back, losing nothing. Check
+mode changes nothing in either playbook. An independent database made the standby (the upgrade):
+test_standby_adoption.py.
 
 The replica is an EMULATION with real PostgreSQL streaming replication (local/replicas.py). Runs last on the teardown
-lane's rebuilt deployment after awx (`make integration-standby`): it leaves eu-central-1 promoted and eu-west-1
-fenced.
+lane's rebuilt deployment after awx (`make integration-standby`); it ends with the plan's topology again.
 """
 
 import re
 import time
 
-from helpers import REGIONS, aws, run_playbook, unfolded
+from helpers import REGIONS, aws, recap, run_playbook, unfolded
 from test_backups_and_recovery import api_auth, create_ehrs, localenv, read_ehr, standin
 from writer import Writer, global_region
 
@@ -117,6 +119,11 @@ def replica_source(region, short):
 def test_switchover_and_failback_lose_no_acknowledged_ehr(deployment):
     rc, out = run_playbook("playbooks/switchover.yml", "-e", "switchover_to=eu-central-1")
     assert rc != 0 and "Not switching" in unfolded(out), out[-3000:]  # no confirmation, nothing changed
+    # --check with the confirmation: the plan, and no change (the plays that change something match no host).
+    rc, out = run_playbook("playbooks/switchover.yml", "--check", "-e", "switchover_to=eu-central-1",
+                           "-e", "switchover_confirm=eu-central-1")
+    assert rc == 0 and "1. stop writes" in out and all(r["changed"] == 0 for r in recap(out).values()), out[-3000:]
+    assert replica_source("eu-central-1", "euc1") and write_status("eu-west-1")[0] == 201
     written = create_ehrs("eu-west-1", 3)
     switchover("eu-central-1")
     assert replica_source("eu-west-1", "euw1").endswith(":db:medzen-local-euc1-db")
@@ -167,6 +174,9 @@ def test_failover_with_a_writer_running_loses_no_ehr_acknowledged_5_s_before_and
         assert rc != 0 and "Not promoting" in flat and "replica lag" in flat, out[-3000:]
         held = re.search(r"it holds (\d+) EHRs of eu-west-1, the newest [0-9a-f-]{36}", flat)
         assert held and int(held.group(1)) >= len(acked), flat[-3000:]
+        rc, out = run_playbook(*FAILOVER, "--check", "-e", "failover_confirm=eu-west-1")
+        assert rc == 0 and all(r["changed"] == 0 for r in recap(out).values()), out[-3000:]
+        assert replica_source("eu-central-1", "euc1"), "--check promoted the standby"
         rc, out = run_playbook(*FAILOVER, "-e", "failover_confirm=eu-west-1")
         assert rc == 0 and "written and read back" in unfolded(out), out[-4000:]
         check_the_promoted_standby()
@@ -180,3 +190,23 @@ def test_failover_with_a_writer_running_loses_no_ehr_acknowledged_5_s_before_and
         localenv("restore", "eu-west-1")
     # Back, the old primary takes no traffic: the global name keeps Europe on eu-central-1 (the fenced health check).
     assert global_region(aws("route53"), DOMAIN, REGIONS, origin) == "eu-central-1"
+
+
+def test_the_failback_after_the_failover_rejoins_the_fenced_primary_and_loses_no_ehr(deployment):
+    written = create_ehrs("eu-central-1", 2)  # taken by the promoted standby while eu-west-1 was fenced
+    rc, out = run_playbook("playbooks/switchover.yml", "-e", "switchover_to=eu-west-1")
+    flat = unfolded(out)
+    assert rc != 0 and "is the old primary, fenced since the failover to eu-central-1" in flat, out[-3000:]
+    assert re.search(r"\(\d+ EHRs\); the failback snapshots it", flat) and "Nothing was changed" in flat, flat[-2000:]
+    rc, out = run_playbook("playbooks/switchover.yml", "--check", "-e", "switchover_to=eu-west-1",
+                           "-e", "switchover_confirm=eu-west-1")
+    assert rc == 0 and all(r["changed"] == 0 for r in recap(out).values()), out[-3000:]
+    assert not replica_source("eu-west-1", "euw1")
+    switchover("eu-west-1")
+    assert replica_source("eu-central-1", "euc1").endswith(":db:medzen-local-euw1-db")
+    assert [read_ehr("eu-west-1", i, "eu-west-1") for i in written] == [200, 200]
+    assert write_status("eu-west-1")[0] == 201
+    snapshots = aws("rds", "eu-west-1").describe_db_snapshots(DBInstanceIdentifier="medzen-local-euw1-db")["DBSnapshots"]
+    assert [s for s in snapshots if s["DBSnapshotIdentifier"].startswith("medzen-local-euw1-db-before-standby-")]
+    # Europe's global name is back on eu-west-1: its health check asks the health path again.
+    assert global_region(aws("route53"), DOMAIN, REGIONS, origin) == "eu-west-1"

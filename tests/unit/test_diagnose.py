@@ -218,3 +218,21 @@ def test_a_read_survives_any_answer_a_service_gives_and_records_it():
     assert sorted(r.errors) == ["ecs", "kms", "rds_versions"] and "invalid XML" in r.errors["rds_versions"]
     with pytest.raises(KeyError):
         r.read("bug", fail(KeyError("taskArns")))
+
+
+def test_the_weekly_report_checks_a_warm_standby_by_its_replication_not_its_backups():
+    from ansible_collections.medzen.ehrbase.plugins.modules.ehrbase_maintenance_info import checks
+
+    params = {"backup_max_age_hours": 26, "certificate_min_days": 30}
+    names = {"db": "m-euc1-db"}
+    no_backup = {"latest_restorable_time": None, "age_hours": None, "retention_days": 0, "ok": False}
+    replica = {"source": "arn:aws:rds:eu-west-1:1:db:m-euw1-db", "replicating": True, "replication_message": "",
+               "lag_seconds": 0.0, "max_lag_seconds": 2.0}
+    assert checks({"backup": no_backup, "replica": replica}, params, names) == []
+    assert checks({"backup": no_backup}, params, names) == ["newest backup is None hours old (limit 26)"]
+    stopped = dict(replica, replicating=False, replication_message="source unreachable")
+    assert checks({"backup": no_backup, "replica": stopped}, params, names) == [
+        "the warm standby does not replicate from its source (source unreachable)"]
+    behind = dict(replica, max_lag_seconds=900.0)
+    assert checks({"backup": no_backup, "replica": behind}, params, names) == [
+        "the warm standby was up to 900 s behind its source (limit 300)"]
