@@ -156,8 +156,8 @@ def main():
         localenv("restore", "eu-west-1")
     print("\n%-28s %10s %8s %5s %8s %12s" % ("run", "playbook", "acked", "lost", "refused", "no write for"))
     for r in rows:
-        print("%-28s %9.1fs %8d %5d %8d %11.1fs" % (r["run"], r["playbook_s"], r["acknowledged"], r["lost"],
-                                                   r["refused_writes"], r["longest_without_a_write_s"]))
+        print("%-28s %9.1fs %8d %5d %8d %11.1fs" % (
+            r["run"], r["playbook_s"], r["acknowledged"], r["lost"], r["refused_writes"], r["longest_without_a_write_s"]))
     fail = rows[-1]
     print("\nfailover: RPO %d acknowledged EHRs (%.1f s before the loss; the replica reported a lag of %s s), "
           "RTO %s s (the loss to the first write acknowledged through the global name)"

@@ -175,8 +175,8 @@ def checks(report, p, names):
     if replica and replica["replication_message"]:
         failed.append("the warm standby does not replicate from its source (%s)" % replica["replication_message"])
     elif replica and (replica["max_lag_seconds"] or 0) > LAG_LIMIT_SECONDS:
-        failed.append("the warm standby was up to %d s behind its source (limit %d)" % (replica["max_lag_seconds"],
-                                                                                    LAG_LIMIT_SECONDS))
+        failed.append("the warm standby was up to %d s behind its source (limit %d)"
+                      % (replica["max_lag_seconds"], LAG_LIMIT_SECONDS))
     cert = report.get("certificate")
     if cert and cert.get("ok") is False:
         failed.append("certificate %s, %s days left (limit %d)" % (cert["status"], cert["days_left"], p["certificate_min_days"]))
