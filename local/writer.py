@@ -9,6 +9,11 @@ stopped, so a test that forgets it cannot fill a database.
     ...
     writer.stop()
     writer.acked_before(moment)   # [(acked at, region, ehr_id)]
+
+From a shell, against `make local` (or the environment EHRBASE_LOCAL_* and AWS_ENDPOINT_URL name):
+
+    python local/writer.py write eu-west-1 5 > ehrs.txt     # five EHRs, their ids one per line
+    python local/writer.py read eu-central-1 < ehrs.txt      # each id with the HTTP status that region answers
 """
 
 import threading
@@ -95,3 +100,63 @@ def _answers(url):
             return resp.status == 200
     except (OSError, urllib.error.URLError):
         return False
+
+
+def _standin(region):
+    import standin  # pylint: disable=import-outside-toplevel
+
+    return "http://127.0.0.1:%d/ehrbase" % standin.port(region)
+
+
+def _auth(region):
+    import base64
+    import json
+    import os
+    import sys
+
+    import boto3
+
+    from settings import ROOT
+
+    sys.path.insert(0, os.path.join(ROOT, ".collections"))
+    from ansible_collections.medzen.ehrbase.plugins.module_utils.names import region_short
+
+    prefix = "medzen-local-" + region_short(region)  # inventories/local: ehrbase_project-ehrbase_environment-<short>
+    secrets = boto3.client("secretsmanager", region_name=region, aws_access_key_id="testing",
+                           aws_secret_access_key="testing",
+                           endpoint_url=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"))
+    api = json.loads(secrets.get_secret_value(SecretId=prefix + "/ehrbase/api-user")["SecretString"])
+    return "Basic " + base64.b64encode(("%(username)s:%(password)s" % api).encode()).decode()
+
+
+def main(argv):
+    """write <region> <count> | read <region> (ids on stdin)."""
+    import sys
+
+    if len(argv) < 2 or argv[0] not in ("write", "read"):
+        raise SystemExit("usage: writer.py write <region> <count> | writer.py read <region> < ids")
+    region, auth = argv[1], _auth(argv[1])
+    if argv[0] == "write":
+        writer = Writer(lambda: (region, _standin(region)), lambda r: auth, interval=0.05,
+                        limit=int(argv[2]) if len(argv) > 2 else 1)
+        writer.start().join(timeout=300)
+        for entry in writer.acked:
+            print(entry[2])
+        if writer.failed:
+            sys.stderr.write("%d writes refused in %s: %s\n" % (len(writer.failed), region, writer.failed[-1][2]))
+            raise SystemExit(1)
+        return
+    for ehr_id in sys.stdin.read().split():
+        req = urllib.request.Request(_standin(region) + "/rest/openehr/v1/ehr/" + ehr_id, headers={"Authorization": auth})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                status = resp.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        print("%s %d %s" % (ehr_id, status, "served" if status == 200 else "NOT served"))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -51,6 +51,14 @@ def test_teardown_refuses_an_unknown_target(deployment):
     assert all(vpc_count(r) == 1 for r in REGIONS)
 
 
+def test_teardown_refuses_the_source_of_a_warm_standby_alone(deployment):
+    rc, out = run_playbook("playbooks/teardown.yml", "-e", "teardown_target=eu-west-1",
+                           "-e", "teardown_confirm=local/eu-west-1")
+    flat = unfolded(out)
+    assert rc != 0 and "source of the warm standby in eu-central-1" in flat and "Nothing was changed" in flat, out[-3000:]
+    assert vpc_count("eu-west-1") == 1 and recap(out)["eu-west-1"]["changed"] == 0
+
+
 def test_teardown_check_mode_changes_nothing(deployment):
     before = zone_records()
     rc, out = run_playbook("playbooks/teardown.yml", "--check", "-e", "teardown_target=all",
