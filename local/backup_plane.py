@@ -213,12 +213,16 @@ def apply():
     def delete_discarding_restored(self, db_instance_identifier, *args, **kwargs):
         replica = self.databases.get(db_instance_identifier)
         if replica is not None and replica.__dict__.get("is_replica"):
+            # Detached here: moto records a cross-region replica on its source by ARN but removes it by identifier
+            # (a ValueError), and fails when the source was deleted first - either after removing the instance,
+            # which left its server behind.
             try:
-                self.find_db_from_id(replica.source_db_instance_identifier)
-            except Exception:  # pylint: disable=broad-exception-caught
-                # Its source was deleted first: nothing to detach from (moto would fail after removing the instance,
-                # leaving its server behind).
-                replica.is_replica = False
+                source = self.find_db_from_id(replica.source_db_instance_identifier)
+                mine = (replica.db_instance_arn, replica.db_instance_identifier)
+                source.replicas = [r for r in source.replicas if r not in mine]
+            except Exception:  # pylint: disable=broad-exception-caught  # the source is gone: nothing to detach
+                pass
+            replica.is_replica = False
         database = delete(self, db_instance_identifier, *args, **kwargs)
         if db_instance_identifier in backups.restored_servers():
             from localenv import Service
