@@ -312,9 +312,17 @@ def twin_kinds():
     return sorted(k.key for k in KINDS if k.twins)
 
 
-def census(azs=2):
-    """What the design has in one region of a default plan, by kind (AWS's own objects not counted)."""
-    return dict((k.key, k.expected(azs)) for k in KINDS if k.scope == "region" and k.expected(azs))
+# What a warm standby's region has beyond the others (docs/standby.md): its ReplicaLag alarm (the monitoring role).
+STANDBY_EXTRA = {"alarm": 1}
+
+
+def census(azs=2, standby=False):
+    """What the design has in one region of a default plan, by kind (AWS's own objects not counted); standby: the
+    region is a warm standby."""
+    counts = dict((k.key, k.expected(azs)) for k in KINDS if k.scope == "region" and k.expected(azs))
+    for key, extra in (STANDBY_EXTRA.items() if standby else ()):
+        counts[key] += extra
+    return counts
 
 
 def markdown():

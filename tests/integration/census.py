@@ -2,13 +2,14 @@
 repaired must end with (test_faults.py, test_teardown.py)."""
 
 from ansible_collections.medzen.ehrbase.plugins.module_utils import catalogue
-from helpers import PREFIX, REGIONS, aws
+from helpers import PREFIX, REGIONS, STANDBY, aws
 
 OURS = [{"Name": "tag:ManagedBy", "Values": ["ansible/medzen.ehrbase"]}]
 # The design, per region, from the catalogue (plugins/module_utils/catalogue.py: one VPC with 2 public + 2 private
 # subnets, a NAT gateway and its address per AZ, ...), and what must never be there at all. AWS's own objects (the
 # VPC's default security group and main route table) are not counted.
-EXPECTED = dict(catalogue.census(), elastic_ip_unassociated=0, internet_gateway_detached=0, kms_key_without_alias=0)
+NEVER = dict(elastic_ip_unassociated=0, internet_gateway_detached=0, kms_key_without_alias=0)
+EXPECTED = dict(catalogue.census(), **NEVER)
 EXPECTED_GLOBAL = {"hosted_zone": 1, "health_check": 3, "record_set_names": None}
 FAST = ["-e", "ehrbase_region_rollout=parallel"]  # the plain re-runs: all regions at once
 
@@ -109,11 +110,14 @@ def global_census():
             "record_set_names": len(names) == len(set(names)) or names}
 
 
-def assert_exactly_one_of_each():
+def assert_exactly_one_of_each(standby=None):
+    """standby: the plan's ehrbase_standby (the inventory's unless given; {} for a plan without one)."""
+    standby = STANDBY if standby is None else standby
     wrong = {}
     for region in REGIONS:
         found = region_census(region)
-        diff = {k: (found[k], v) for k, v in EXPECTED.items() if found[k] != v}
+        expected = dict(catalogue.census(standby=region in standby), **NEVER)
+        diff = {k: (found[k], v) for k, v in expected.items() if found[k] != v}
         if diff:
             wrong[region] = diff
     found = global_census()
